@@ -1,0 +1,326 @@
+//! Primitive 1: wait until an fd is readable or writable.
+//!
+//! [`GreenFd`] owns an I/O object whose fd is in non-blocking mode. The first
+//! time a context on some hub waits on it, the fd is added to that hub's
+//! poller, edge-triggered, for both directions — once. Later waits on that hub
+//! cost no `epoll_ctl`. Events bump a per-direction sequence number and wake
+//! every context waiting in that direction; a waiter that sees the number move
+//! retries its syscall, so no edge is lost between "syscall said WouldBlock"
+//! and "suspend".
+//!
+//! The fd may be used from several hubs at once (each keeps its own
+//! registration) and from several green threads at once (one reading while
+//! another writes, or several readers). Dropping the `GreenFd` removes every
+//! registration before the object (and so the fd) is dropped, which is the
+//! contract `polling` needs.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use polling::{Event, PollMode};
+
+use crate::ctx::Ctx;
+use crate::hub::{self, HubShared};
+
+/// The direction a caller waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Interest {
+    /// The fd has data to read, a connection to accept, or hit EOF/error.
+    Read,
+    /// The fd can take more data, finished connecting, or hit an error.
+    Write,
+}
+
+/// Readiness bookkeeping for one fd on one hub.
+pub(crate) struct IoState {
+    /// Bumped by every readable (or error/hang-up) event.
+    read_seq: AtomicU64,
+    /// Bumped by every writable (or error/hang-up) event.
+    write_seq: AtomicU64,
+    waiters: Mutex<Waiters>,
+}
+
+#[derive(Default)]
+struct Waiters {
+    readers: Vec<Arc<Ctx>>,
+    writers: Vec<Arc<Ctx>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The critical sections below never panic; recover from poisoning anyway.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl IoState {
+    fn new() -> IoState {
+        IoState {
+            read_seq: AtomicU64::new(0),
+            write_seq: AtomicU64::new(0),
+            waiters: Mutex::new(Waiters::default()),
+        }
+    }
+
+    fn seq(&self, interest: Interest) -> &AtomicU64 {
+        match interest {
+            Interest::Read => &self.read_seq,
+            Interest::Write => &self.write_seq,
+        }
+    }
+
+    /// Called by the hub for each poller event on this fd.
+    pub(crate) fn on_event(&self, readable: bool, writable: bool) {
+        let mut woken = Vec::new();
+        {
+            let mut w = lock(&self.waiters);
+            if readable {
+                self.read_seq.fetch_add(1, Ordering::AcqRel);
+                woken.append(&mut w.readers);
+            }
+            if writable {
+                self.write_seq.fetch_add(1, Ordering::AcqRel);
+                woken.append(&mut w.writers);
+            }
+        }
+        // Wake outside the lock.
+        for ctx in woken {
+            ctx.wake();
+        }
+    }
+}
+
+/// One registration of the fd, on one hub's poller.
+struct Registration {
+    hub: Arc<HubShared>,
+    key: usize,
+    state: Arc<IoState>,
+}
+
+/// An I/O object whose fd is waited on through the hubs.
+///
+/// The fd must already be in non-blocking mode; `GreenFd` does not change its
+/// flags. Blocking calls on it go through [`GreenFd::io`]: try the syscall,
+/// and on `WouldBlock` wait for readiness (parking only the calling green
+/// thread, or running the calling OS thread's hub), then retry.
+pub struct GreenFd<T: AsFd> {
+    inner: Option<T>,
+    regs: Mutex<Vec<Registration>>,
+}
+
+impl<T: AsFd + fmt::Debug> fmt::Debug for GreenFd<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.get_ref(), f)
+    }
+}
+
+impl<T: AsFd> GreenFd<T> {
+    /// Wraps `inner` (whose fd must be non-blocking). No syscall is made:
+    /// registration happens on the first wait.
+    pub fn new(inner: T) -> GreenFd<T> {
+        GreenFd {
+            inner: Some(inner),
+            regs: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The wrapped object.
+    pub fn get_ref(&self) -> &T {
+        self.inner
+            .as_ref()
+            .expect("GreenFd accessed after into_inner")
+    }
+
+    /// Removes every registration and returns the wrapped object.
+    pub fn into_inner(mut self) -> T {
+        self.deregister_all();
+        self.inner.take().expect("GreenFd accessed after into_inner")
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.get_ref().as_fd()
+    }
+
+    /// The registration on the caller's hub, created on first use.
+    fn state_here(&self) -> io::Result<Arc<IoState>> {
+        let here = hub::with(|h| h.shared.clone());
+        let mut regs = lock(&self.regs);
+        if let Some(r) = regs.iter().find(|r| Arc::ptr_eq(&r.hub, &here)) {
+            return Ok(r.state.clone());
+        }
+        let state = Arc::new(IoState::new());
+        let key = lock(&here.io).insert(state.clone());
+        // SAFETY: `polling` requires the fd to be deleted from the poller
+        // before it is closed. The fd belongs to `self.inner`, which is only
+        // released through `Drop` or `into_inner`, and both call
+        // `deregister_all` (which deletes it from every poller) first.
+        let added = unsafe {
+            here.poller
+                .add_with_mode(&self.fd(), Event::all(key), PollMode::Edge)
+        };
+        if let Err(e) = added {
+            lock(&here.io).remove(key);
+            return Err(e);
+        }
+        regs.push(Registration {
+            hub: here,
+            key,
+            state: state.clone(),
+        });
+        Ok(state)
+    }
+
+    fn deregister_all(&mut self) {
+        let regs = std::mem::take(self.regs.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if let Some(inner) = self.inner.as_ref() {
+            for r in regs {
+                // The fd is still open here; a failure means it was never
+                // added or the poller is gone, and either way nothing stays
+                // registered.
+                let _ = r.hub.poller.delete(inner.as_fd());
+                lock(&r.hub.io).remove(r.key);
+            }
+        }
+    }
+
+    /// Waits for one readiness edge in `interest` after `seen` (a value of
+    /// the sequence read before the failed syscall), or until `deadline`.
+    /// Returns `false` on timeout.
+    fn wait_edge(
+        &self,
+        state: &IoState,
+        interest: Interest,
+        seen: u64,
+        deadline: Option<Instant>,
+    ) -> bool {
+        let me = hub::with(|h| h.current_ctx());
+        loop {
+            {
+                let mut w = lock(&state.waiters);
+                if state.seq(interest).load(Ordering::Acquire) != seen {
+                    return true;
+                }
+                let list = match interest {
+                    Interest::Read => &mut w.readers,
+                    Interest::Write => &mut w.writers,
+                };
+                if !list.iter().any(|c| Arc::ptr_eq(c, &me)) {
+                    list.push(me.clone());
+                }
+            }
+            hub::park(deadline);
+            if state.seq(interest).load(Ordering::Acquire) != seen {
+                return true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                let mut w = lock(&state.waiters);
+                let list = match interest {
+                    Interest::Read => &mut w.readers,
+                    Interest::Write => &mut w.writers,
+                };
+                list.retain(|c| !Arc::ptr_eq(c, &me));
+                return false;
+            }
+        }
+    }
+
+    /// Waits until the fd reports `interest` readiness (an edge after this
+    /// call began) or `deadline` passes. Returns `Ok(false)` on timeout.
+    ///
+    /// # Errors
+    ///
+    /// Registering the fd with the hub's poller failed.
+    pub fn wait(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<bool> {
+        let state = self.state_here()?;
+        let seen = state.seq(interest).load(Ordering::Acquire);
+        Ok(self.wait_edge(&state, interest, seen, deadline))
+    }
+
+    /// The one helper every blocking socket call is built on: run `op`; if it
+    /// fails with `WouldBlock`, wait for `interest` readiness and run it
+    /// again, until it succeeds, fails otherwise, or `deadline` passes.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `op` returns other than `WouldBlock`; `Interrupted` is retried.
+    /// When `deadline` passes, `ErrorKind::TimedOut` (callers mirroring std's
+    /// socket timeouts map it to `WouldBlock`).
+    pub fn io<R>(
+        &self,
+        interest: Interest,
+        deadline: Option<Instant>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut state: Option<Arc<IoState>> = None;
+        loop {
+            let seen = state.as_ref().map(|s| s.seq(interest).load(Ordering::Acquire));
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+            match (&state, seen) {
+                (Some(s), Some(seen)) => {
+                    if !self.wait_edge(s, interest, seen, deadline) {
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                }
+                _ => {
+                    // First WouldBlock: register, then retry at once — an
+                    // edge may have passed before the registration existed.
+                    state = Some(self.state_here()?);
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T: AsFd> Drop for GreenFd<T> {
+    fn drop(&mut self) {
+        self.deregister_all();
+    }
+}
+
+impl<T: AsFd> AsFd for GreenFd<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd()
+    }
+}
+
+impl<T: AsFd> AsRawFd for GreenFd<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd().as_raw_fd()
+    }
+}
+
+/// Puts `fd` in non-blocking (`on = true`) or blocking mode.
+///
+/// # Errors
+///
+/// The `fcntl` call failed (for example `EBADF`).
+pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: `raw` comes from a live `BorrowedFd`, so it is an open fd for
+    // the duration of this call; F_GETFL takes no pointer argument.
+    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let wanted = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    if wanted != flags {
+        // SAFETY: as above; F_SETFL takes an int flag argument.
+        if unsafe { libc::fcntl(raw, libc::F_SETFL, wanted) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

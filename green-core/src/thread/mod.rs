@@ -1,0 +1,455 @@
+//! Green threads, mirroring `std::thread`.
+//!
+//! [`spawn`] starts a green thread — a stackful coroutine — on one of the
+//! worker hubs (see [`crate::runtime::workers`]) instead of a new OS thread.
+//! It stays on that hub for life. Every item keeps std's name, signature and
+//! behaviour; the differences are listed on each item and summed up here:
+//!
+//! * [`Thread`] and [`ThreadId`] are this module's own types (a std
+//!   `Thread` cannot be unparked into a green thread). [`current`] on a plain
+//!   OS thread returns a `Thread` for that OS thread, which green code can
+//!   unpark.
+//! * `thread_local!` values are per OS thread, so the green threads of one
+//!   hub share them.
+//! * There is no preemption: a green thread that computes without ever
+//!   blocking keeps its hub's other green threads waiting.
+//! * Stacks default to [`crate::runtime::DEFAULT_STACK_SIZE`] and never grow.
+//!
+//! Items that never block are std's own: [`available_parallelism`],
+//! [`panicking`], [`Result`], [`LocalKey`], [`AccessError`], `thread_local!`.
+
+use std::ffi::CString;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::num::NonZeroU64;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::ctx::{Ctx, TOKEN_EMPTY, TOKEN_NOTIFIED};
+use crate::hub;
+use crate::park::{self, Unparker};
+use crate::runtime;
+use crate::stack;
+
+mod scoped;
+
+pub use scoped::{scope, Scope, ScopedJoinHandle};
+
+#[doc(no_inline)]
+pub use std::thread::{available_parallelism, panicking, AccessError, LocalKey, Result};
+
+#[doc(no_inline)]
+pub use std::thread_local;
+
+/// A unique identifier for a green thread or an OS thread, like
+/// `std::thread::ThreadId`.
+///
+/// Differences from std: a separate type (std's cannot be constructed), and
+/// an OS thread's green `ThreadId` differs from its std one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ThreadId(NonZeroU64);
+
+/// A handle to a green thread (or to an OS thread, from [`current`]), like
+/// `std::thread::Thread`.
+///
+/// Differences from std: [`Thread::unpark`] wakes a green thread without
+/// blocking its hub, and wakes an OS thread parked in this module's [`park`].
+#[derive(Clone)]
+pub struct Thread {
+    inner: Arc<Ctx>,
+}
+
+impl Thread {
+    /// The thread's unique identifier.
+    pub fn id(&self) -> ThreadId {
+        ThreadId(self.inner.id)
+    }
+
+    /// The thread's name: the one given to [`Builder::name`], or the OS
+    /// thread's name for a `Thread` of an OS thread (`"main"` for the main
+    /// thread); `None` for an unnamed green thread.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+
+    /// Makes the thread's token available: a parked thread wakes, and a
+    /// thread that is not parked returns at once from its next [`park`].
+    pub fn unpark(&self) {
+        if self.inner.token.swap(TOKEN_NOTIFIED, Ordering::AcqRel) == TOKEN_EMPTY {
+            self.inner.wake();
+        }
+    }
+}
+
+impl fmt::Debug for Thread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Thread")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The handle of the calling thread: the running green thread, or the OS
+/// thread when called outside one.
+pub fn current() -> Thread {
+    Thread {
+        inner: hub::with(|h| h.current_ctx()),
+    }
+}
+
+/// Consumes the calling thread's token, blocking until one is available.
+/// May return spuriously, as std's does.
+///
+/// On a green thread only that green thread waits; on an OS thread its hub
+/// runs meanwhile.
+pub fn park() {
+    let me = hub::with(|h| h.current_ctx());
+    while !take_token(&me) {
+        park::park(None);
+    }
+}
+
+fn take_token(ctx: &Ctx) -> bool {
+    ctx.token
+        .compare_exchange(TOKEN_NOTIFIED, TOKEN_EMPTY, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
+
+/// Like [`park`], but returns after `dur` at the latest.
+pub fn park_timeout(dur: Duration) {
+    let me = hub::with(|h| h.current_ctx());
+    let deadline = Instant::now().checked_add(dur);
+    loop {
+        if take_token(&me) {
+            return;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
+        park::park(deadline);
+    }
+}
+
+/// Like [`park_timeout`], with milliseconds.
+#[deprecated(note = "replaced by `green_core::thread::park_timeout`")]
+pub fn park_timeout_ms(ms: u32) {
+    park_timeout(Duration::from_millis(u64::from(ms)));
+}
+
+/// Puts the calling thread to sleep for at least `dur`, like
+/// `std::thread::sleep`. On a green thread only that green thread sleeps.
+pub fn sleep(dur: Duration) {
+    hub::sleep(dur);
+}
+
+/// Like [`sleep`], with milliseconds.
+#[deprecated(note = "replaced by `green_core::thread::sleep`")]
+pub fn sleep_ms(ms: u32) {
+    sleep(Duration::from_millis(u64::from(ms)));
+}
+
+/// Lets other green threads on this hub run before the caller continues.
+/// On an OS thread, runs the green threads ready on its hub, then yields the
+/// OS thread as std does.
+pub fn yield_now() {
+    let green = hub::with(|h| {
+        h.yield_now();
+        h.in_green()
+    });
+    if !green {
+        std::thread::yield_now();
+    }
+}
+
+/// Spawns a green thread and returns its [`JoinHandle`], like
+/// `std::thread::spawn`.
+///
+/// # Panics
+///
+/// As std: with `failed to spawn thread` when no stack can be had (see
+/// [`Builder::spawn`] for the error).
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new().spawn(f).expect("failed to spawn thread")
+}
+
+/// Configures a green thread before it is spawned, like
+/// `std::thread::Builder`.
+#[derive(Debug, Default)]
+#[must_use = "must eventually spawn the thread"]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with no name and the default stack size.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the thread; the name shows in panic messages and
+    /// [`Thread::name`].
+    pub fn name(mut self, name: String) -> Builder {
+        self.name = Some(name);
+        self
+    }
+
+    /// Sets the stack size in bytes.
+    ///
+    /// Differences from std: rounded up to whole pages and to at least
+    /// [`crate::runtime::MIN_STACK_SIZE`]; the stack never grows, and
+    /// overflowing it aborts the process with a message naming the thread.
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Spawns the green thread.
+    ///
+    /// # Errors
+    ///
+    /// `ErrorKind::OutOfMemory` when the process already holds as many
+    /// green-thread stacks as the kernel's map limit allows
+    /// ([`crate::runtime::stack_budget`]); the message names
+    /// `vm.max_map_count` and how to raise it.
+    ///
+    /// # Panics
+    ///
+    /// As std, if the name contains a NUL byte.
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // SAFETY: `F` and `T` are `'static`, so nothing the thread uses can
+        // dangle however long it runs.
+        unsafe { self.spawn_unchecked(f) }
+    }
+
+    /// Spawns a green thread whose closure may borrow non-`'static` data,
+    /// like std's `Builder::spawn_unchecked`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::spawn`].
+    ///
+    /// # Safety
+    ///
+    /// The caller must make sure the green thread finishes (is joined)
+    /// before anything `f` or its result borrows is dropped — exactly std's
+    /// contract.
+    pub unsafe fn spawn_unchecked<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send,
+        T: Send,
+    {
+        // SAFETY: forwarded from this function's own contract.
+        unsafe { self.spawn_inner(f, None) }.map(JoinHandle)
+    }
+
+    /// Spawns a scoped green thread, like std's `Builder::spawn_scoped`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::spawn`].
+    pub fn spawn_scoped<'scope, 'env, F, T>(
+        self,
+        scope: &'scope Scope<'scope, 'env>,
+        f: F,
+    ) -> io::Result<ScopedJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        // SAFETY: `scope()` does not return before every thread spawned in it
+        // has finished and dropped its packet, so borrows of `'scope` data
+        // outlive the thread.
+        let inner = unsafe { self.spawn_inner(f, Some(scope.data().clone())) }?;
+        Ok(ScopedJoinHandle::new(inner))
+    }
+
+    /// # Safety
+    ///
+    /// Everything `f` and `T` borrow must outlive the green thread.
+    unsafe fn spawn_inner<'a, 'scope, F, T>(
+        self,
+        f: F,
+        scope: Option<Arc<scoped::ScopeData>>,
+    ) -> io::Result<JoinInner<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'a,
+        T: Send + 'a,
+        'scope: 'a,
+    {
+        let Builder { name, stack_size } = self;
+        if let Some(name) = &name {
+            if let Err(e) = CString::new(name.as_bytes()) {
+                panic!("thread name may not contain interior null bytes: {e:?}");
+            }
+        }
+        let stack_size = stack_size
+            .map(runtime::round_stack_size)
+            .unwrap_or_else(runtime::default_stack_size);
+        stack::reserve()?;
+
+        let ctx = Arc::new(Ctx::new(name, hub::placement(), 0, stack_size));
+        let packet: Arc<Packet<'scope, T>> = Arc::new(Packet {
+            scope,
+            result: Mutex::new(None),
+            done: AtomicBool::new(false),
+            joiner: Mutex::new(None),
+            _borrows: PhantomData,
+        });
+        if let Some(scope) = &packet.scope {
+            scope.increment();
+        }
+        let completion = Completion(Some(packet.clone()));
+        let main = move || {
+            let result = panic::catch_unwind(AssertUnwindSafe(f));
+            completion.complete(result);
+        };
+        let main: Box<dyn FnOnce() + Send + 'a> = Box::new(main);
+        // SAFETY: only the lifetime is changed. The caller guarantees that
+        // everything the closure borrows outlives the green thread, which is
+        // all `'static` would promise the hub.
+        let main: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(main) };
+        hub::spawn_on(ctx.clone(), main);
+        Ok(JoinInner {
+            thread: Thread { inner: ctx },
+            packet,
+        })
+    }
+}
+
+/// Where a green thread leaves its result for the joiner.
+struct Packet<'scope, T> {
+    scope: Option<Arc<scoped::ScopeData>>,
+    result: Mutex<Option<Result<T>>>,
+    /// Set (Release) once `result` holds the outcome.
+    done: AtomicBool,
+    /// The context waiting in `join`, if any.
+    joiner: Mutex<Option<Unparker>>,
+    _borrows: PhantomData<&'scope ()>,
+}
+
+impl<T> Drop for Packet<'_, T> {
+    fn drop(&mut self) {
+        // A panic nobody joined counts against the scope, as in std.
+        let result = self.result.get_mut().unwrap_or_else(|p| p.into_inner());
+        let unhandled_panic = matches!(result, Some(Err(_)));
+        if panic::catch_unwind(AssertUnwindSafe(|| *result = None)).is_err() {
+            // std aborts here too: a result that panics on drop cannot be
+            // reported to anyone.
+            eprintln!("fatal runtime error: thread result panicked on drop");
+            std::process::abort();
+        }
+        if let Some(scope) = &self.scope {
+            scope.decrement(unhandled_panic);
+        }
+    }
+}
+
+/// Delivers a green thread's outcome exactly once: from the thread itself, or,
+/// if the thread's body is dropped unrun (its stack could not be mapped), an
+/// error payload from `Drop`.
+struct Completion<'scope, T>(Option<Arc<Packet<'scope, T>>>);
+
+impl<T> Completion<'_, T> {
+    fn complete(mut self, result: Result<T>) {
+        if let Some(packet) = self.0.take() {
+            deliver(packet, result);
+        }
+    }
+}
+
+impl<T> Drop for Completion<'_, T> {
+    fn drop(&mut self) {
+        if let Some(packet) = self.0.take() {
+            let msg = "the green thread never ran: its stack could not be mapped".to_string();
+            deliver(packet, Err(Box::new(msg)));
+        }
+    }
+}
+
+fn deliver<T>(packet: Arc<Packet<'_, T>>, result: Result<T>) {
+    *packet.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+    packet.done.store(true, Ordering::Release);
+    let joiner = packet
+        .joiner
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(joiner) = joiner {
+        joiner.unpark();
+    }
+    // `packet` (the thread's reference) drops here, before the body returns:
+    // for a scoped thread that may be the last reference, which releases the
+    // scope.
+}
+
+/// The handle and packet shared by [`JoinHandle`] and [`ScopedJoinHandle`].
+pub(crate) struct JoinInner<'scope, T> {
+    thread: Thread,
+    packet: Arc<Packet<'scope, T>>,
+}
+
+impl<T> JoinInner<'_, T> {
+    fn join(self) -> Result<T> {
+        let packet = &self.packet;
+        if !packet.done.load(Ordering::Acquire) {
+            *packet.joiner.lock().unwrap_or_else(|p| p.into_inner()) = Some(park::unparker());
+            while !packet.done.load(Ordering::Acquire) {
+                park::park(None);
+            }
+        }
+        let result = packet
+            .result
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        result.expect("green thread finished without a result")
+    }
+
+    fn is_finished(&self) -> bool {
+        self.packet.done.load(Ordering::Acquire)
+    }
+}
+
+/// An owned permission to join a green thread, like `std::thread::JoinHandle`.
+/// Dropping it detaches the thread.
+pub struct JoinHandle<T>(JoinInner<'static, T>);
+
+impl<T> JoinHandle<T> {
+    /// The thread's handle.
+    pub fn thread(&self) -> &Thread {
+        &self.0.thread
+    }
+
+    /// Waits for the thread to finish and returns its result: `Err` with the
+    /// panic payload if it panicked, as std.
+    ///
+    /// On a green thread only that green thread waits; on an OS thread its
+    /// hub runs meanwhile.
+    pub fn join(self) -> Result<T> {
+        self.0.join()
+    }
+
+    /// Whether the thread has finished running its closure.
+    pub fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").finish_non_exhaustive()
+    }
+}

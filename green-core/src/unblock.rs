@@ -1,0 +1,163 @@
+//! The blocking pool: real blocking code runs on a shared, bounded, growing
+//! set of OS threads while only the calling context waits.
+//!
+//! A job is queued; an idle pool thread takes it, or a new one is started if
+//! none is idle and the pool is under its limit
+//! ([`crate::runtime::blocking_threads`]); otherwise the job waits its turn.
+//! Threads idle for [`IDLE_RETIRE`] exit.
+
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::park::{self, Unparker};
+
+/// How long a pool thread waits for work before it exits.
+const IDLE_RETIRE: Duration = Duration::from_secs(10);
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+struct Pool {
+    state: Mutex<PoolState>,
+    work: Condvar,
+}
+
+struct PoolState {
+    queue: VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool {
+        state: Mutex::new(PoolState {
+            queue: VecDeque::new(),
+            threads: 0,
+            idle: 0,
+        }),
+        work: Condvar::new(),
+    })
+}
+
+impl Pool {
+    fn submit(&'static self, job: Job) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.queue.push_back(job);
+        if st.idle > 0 {
+            drop(st);
+            self.work.notify_one();
+            return;
+        }
+        if st.threads < crate::runtime::blocking_threads() {
+            st.threads += 1;
+            drop(st);
+            let started = std::thread::Builder::new()
+                .name("green-blocking".into())
+                .spawn(move || self.worker());
+            if started.is_err() {
+                // No thread could be started; the job stays queued for the
+                // threads that exist. With none at all it would never run, so
+                // run it here rather than lose it.
+                let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                st.threads -= 1;
+                if st.threads == 0 {
+                    let jobs: Vec<Job> = st.queue.drain(..).collect();
+                    drop(st);
+                    for job in jobs {
+                        job();
+                    }
+                }
+            }
+        }
+    }
+
+    fn worker(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(job) = st.queue.pop_front() {
+                drop(st);
+                // Jobs catch their own panics (see `unblock`).
+                job();
+                st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            st.idle += 1;
+            let (next, timeout) = self
+                .work
+                .wait_timeout(st, IDLE_RETIRE)
+                .unwrap_or_else(|p| p.into_inner());
+            st = next;
+            st.idle -= 1;
+            if timeout.timed_out() && st.queue.is_empty() {
+                st.threads -= 1;
+                return;
+            }
+        }
+    }
+}
+
+/// Where a job leaves its result for the waiting context.
+struct Slot<T> {
+    result: Mutex<Option<std::thread::Result<T>>>,
+    done: AtomicBool,
+    waiter: Unparker,
+}
+
+/// Runs blocking `f` on the blocking pool and waits for its result, parking
+/// only the calling green thread (others on its hub keep running).
+///
+/// On a plain OS thread whose hub has no green threads, `f` simply runs
+/// inline, as std would run it. Otherwise it goes to the pool and the thread
+/// runs its hub while it waits.
+///
+/// # Panics
+///
+/// A panic in `f` is caught on the pool thread and resumed in the caller,
+/// with the same payload.
+///
+/// # Examples
+///
+/// ```
+/// let len = green_core::unblock(|| std::fs::read("Cargo.toml").map(|b| b.len()));
+/// assert!(len.unwrap() > 0);
+/// ```
+pub fn unblock<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let inline = crate::hub::with(|h| {
+        !h.in_green() && h.shared.live.load(Ordering::Relaxed) == 0
+    });
+    if inline {
+        return f();
+    }
+    let slot = std::sync::Arc::new(Slot {
+        result: Mutex::new(None),
+        done: AtomicBool::new(false),
+        waiter: park::unparker(),
+    });
+    let theirs = slot.clone();
+    pool().submit(Box::new(move || {
+        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        *theirs.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        theirs.done.store(true, Ordering::Release);
+        theirs.waiter.unpark();
+    }));
+    while !slot.done.load(Ordering::Acquire) {
+        park::park(None);
+    }
+    let result = slot
+        .result
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .expect("blocking job finished without a result");
+    match result {
+        Ok(v) => v,
+        Err(payload) => panic::resume_unwind(payload),
+    }
+}

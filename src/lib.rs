@@ -1,0 +1,39 @@
+//! Drop-in green replacements for the blocking parts of std.
+//!
+//! Swap `std::` for `green::` in the imports of working blocking code and it
+//! runs on green threads (stackful coroutines) multiplexed over a few OS
+//! threads:
+//!
+//! ```
+//! use green::thread;
+//! use green::time::Duration;
+//!
+//! let handles: Vec<_> = (0..1000)
+//!     .map(|i| thread::spawn(move || {
+//!         thread::sleep(Duration::from_millis(10));
+//!         i * 2
+//!     }))
+//!     .collect();
+//! let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+//! assert_eq!(sum, 999 * 1000);
+//! ```
+//!
+//! | module | mirrors | crate |
+//! |---|---|---|
+//! | [`thread`] | `std::thread` | green-core |
+//! | [`time`] | `std::time` | green-time |
+//!
+//! `net`, `sync` and `fs` join the facade as their crates land.
+#![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
+
+pub use green_core::thread;
+
+pub use green_time as time;
+
+/// Escape hatches and runtime settings from green-core: [`unblock`](rt::unblock),
+/// [`block_on`](rt::block_on) and [`runtime`](rt::runtime).
+pub mod rt {
+    pub use green_core::runtime;
+    pub use green_core::{block_on, unblock};
+}
