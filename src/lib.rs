@@ -23,13 +23,19 @@
 //! | [`thread`] | `std::thread` | green-core |
 //! | [`time`] | `std::time` | green-time |
 //!
-//! `net`, `sync` and `fs` join the facade as their crates land.
+//! | [`net`] | `std::net`, `std::os::unix::net` (as `net::unix`) | green-net |
+//! | [`sync`] | `std::sync` | green-sync |
+//! | [`fs`] | `std::fs` | green-fs |
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub use green_core::thread;
 
 pub use green_time as time;
+
+pub use green_fs as fs;
+pub use green_net as net;
+pub use green_sync as sync;
 
 /// Escape hatches and runtime settings from green-core: [`unblock`](rt::unblock),
 /// [`block_on`](rt::block_on) and [`runtime`](rt::runtime).

@@ -287,7 +287,10 @@ impl Hub {
         let slot = ctx.slot.load(Ordering::Relaxed);
         let Some(mut gen) = self.tasks.borrow_mut().take(slot) else {
             // Broken invariant: a queued context always has its coroutine here.
-            panic!("green hub {}: no coroutine for queued {ctx:?}", self.shared.id);
+            panic!(
+                "green hub {}: no coroutine for queued {ctx:?}",
+                self.shared.id
+            );
         };
         *self.current.borrow_mut() = Some(ctx);
         gen.resume();

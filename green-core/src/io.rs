@@ -136,7 +136,9 @@ impl<T: AsFd> GreenFd<T> {
     /// Removes every registration and returns the wrapped object.
     pub fn into_inner(mut self) -> T {
         self.deregister_all();
-        self.inner.take().expect("GreenFd accessed after into_inner")
+        self.inner
+            .take()
+            .expect("GreenFd accessed after into_inner")
     }
 
     fn fd(&self) -> BorrowedFd<'_> {
@@ -255,7 +257,9 @@ impl<T: AsFd> GreenFd<T> {
     ) -> io::Result<R> {
         let mut state: Option<Arc<IoState>> = None;
         loop {
-            let seen = state.as_ref().map(|s| s.seq(interest).load(Ordering::Acquire));
+            let seen = state
+                .as_ref()
+                .map(|s| s.seq(interest).load(Ordering::Acquire));
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -227,6 +227,29 @@ pub fn set_blocking_threads(n: usize) {
     BLOCKING.store(n.max(1), Ordering::Relaxed);
 }
 
+/// Spawns a green thread on the calling thread's own hub instead of a worker
+/// hub: inside a green thread, next to it; on a plain OS thread, on that
+/// thread's hub, where it runs whenever the thread blocks in a green call
+/// (eventlet's model). Not in std; useful to keep related green threads
+/// together and for tests that show one green thread does not block another.
+///
+/// # Panics
+///
+/// As [`crate::thread::spawn`].
+pub fn spawn_local<F, T>(f: F) -> crate::thread::JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    crate::thread::spawn_local(f)
+}
+
+/// An identifier of the calling thread's hub (stable for the life of the OS
+/// thread; a green thread always reports the hub it lives on).
+pub fn hub_id() -> usize {
+    crate::hub::with(|h| h.shared.id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

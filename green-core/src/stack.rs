@@ -103,8 +103,7 @@ pub(crate) fn create(pool: &mut Vec<Gen>, stack_size: usize, body: Body) -> Resu
 
 /// Keeps a finished coroutine for reuse, or frees its stack.
 pub(crate) fn recycle(pool: &mut Vec<Gen>, gen: Gen, stack_size: usize) {
-    if stack_size == runtime::default_stack_size() && pool.len() < runtime::stack_pool_capacity()
-    {
+    if stack_size == runtime::default_stack_size() && pool.len() < runtime::stack_pool_capacity() {
         pool.push(gen);
     } else {
         drop(gen);

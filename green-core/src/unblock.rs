@@ -129,9 +129,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let inline = crate::hub::with(|h| {
-        !h.in_green() && h.shared.live.load(Ordering::Relaxed) == 0
-    });
+    let inline = crate::hub::with(|h| !h.in_green() && h.shared.live.load(Ordering::Relaxed) == 0);
     if inline {
         return f();
     }

@@ -8,7 +8,9 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 #[doc(no_inline)]
-pub use std::time::{Duration, Instant, SystemTime, SystemTimeError, TryFromFloatSecsError, UNIX_EPOCH};
+pub use std::time::{
+    Duration, Instant, SystemTime, SystemTimeError, TryFromFloatSecsError, UNIX_EPOCH,
+};
 
 /// Sleeps for at least `dur`, like `std::thread::sleep`. Never returns
 /// early; a zero duration returns at once.

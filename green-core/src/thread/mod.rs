@@ -115,7 +115,12 @@ pub fn park() {
 
 fn take_token(ctx: &Ctx) -> bool {
     ctx.token
-        .compare_exchange(TOKEN_NOTIFIED, TOKEN_EMPTY, Ordering::AcqRel, Ordering::Acquire)
+        .compare_exchange(
+            TOKEN_NOTIFIED,
+            TOKEN_EMPTY,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
         .is_ok()
 }
 
@@ -180,6 +185,19 @@ where
     Builder::new().spawn(f).expect("failed to spawn thread")
 }
 
+/// See [`crate::runtime::spawn_local`].
+pub(crate) fn spawn_local<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let builder = Builder {
+        local: true,
+        ..Builder::default()
+    };
+    builder.spawn(f).expect("failed to spawn thread")
+}
+
 /// Configures a green thread before it is spawned, like
 /// `std::thread::Builder`.
 #[derive(Debug, Default)]
@@ -187,6 +205,8 @@ where
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
+    /// Place the thread on the caller's hub (`runtime::spawn_local`).
+    local: bool,
 }
 
 impl Builder {
@@ -289,7 +309,11 @@ impl Builder {
         T: Send + 'a,
         'scope: 'a,
     {
-        let Builder { name, stack_size } = self;
+        let Builder {
+            name,
+            stack_size,
+            local: self_local,
+        } = self;
         if let Some(name) = &name {
             if let Err(e) = CString::new(name.as_bytes()) {
                 panic!("thread name may not contain interior null bytes: {e:?}");
@@ -300,7 +324,12 @@ impl Builder {
             .unwrap_or_else(runtime::default_stack_size);
         stack::reserve()?;
 
-        let ctx = Arc::new(Ctx::new(name, hub::placement(), 0, stack_size));
+        let home = if self_local {
+            hub::with(|h| h.shared.clone())
+        } else {
+            hub::placement()
+        };
+        let ctx = Arc::new(Ctx::new(name, home, 0, stack_size));
         let packet: Arc<Packet<'scope, T>> = Arc::new(Packet {
             scope,
             result: Mutex::new(None),

@@ -144,7 +144,10 @@ impl<'scope, T> ScopedJoinHandle<'scope, T> {
 impl fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
-            .field("num_running_threads", &self.data.running.load(Ordering::Relaxed))
+            .field(
+                "num_running_threads",
+                &self.data.running.load(Ordering::Relaxed),
+            )
             .field(
                 "a_thread_panicked",
                 &self.data.a_thread_panicked.load(Ordering::Relaxed),
