@@ -166,6 +166,7 @@ impl<T: AsFd> GreenFd<T> {
             lock(&here.io).remove(key);
             return Err(e);
         }
+        here.fds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         regs.push(Registration {
             hub: here,
             key,
@@ -183,6 +184,7 @@ impl<T: AsFd> GreenFd<T> {
                 // registered.
                 let _ = r.hub.poller.delete(inner.as_fd());
                 lock(&r.hub.io).remove(r.key);
+                r.hub.fds.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }

@@ -41,6 +41,8 @@ static WORKERS: AtomicUsize = AtomicUsize::new(UNSET);
 static STACK_SIZE: AtomicUsize = AtomicUsize::new(UNSET);
 static POOL_CAP: AtomicUsize = AtomicUsize::new(UNSET);
 static BUDGET: AtomicUsize = AtomicUsize::new(UNSET);
+/// Set when the budget was fixed by `GREEN_MAX_STACKS` or `set_stack_budget`.
+static BUDGET_FIXED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 static BLOCKING: AtomicUsize = AtomicUsize::new(UNSET);
 
 /// Set once the worker hubs exist; their number can no longer change.
@@ -153,8 +155,9 @@ pub fn set_stack_pool_capacity(n: usize) {
     POOL_CAP.store(n, Ordering::Relaxed);
 }
 
-/// Most green-thread stacks (running, parked or pooled) that may exist at
-/// once in this process.
+/// Most green threads (spawned and not finished) that may exist at once in
+/// this process; finished stacks kept for reuse (at most 1,024 in all) come
+/// out of the headroom, not the budget.
 ///
 /// Each stack costs [`MAPS_PER_STACK`] kernel mappings and the kernel caps a
 /// process at `vm.max_map_count` (65530 by default), so the default budget is
@@ -163,22 +166,28 @@ pub fn set_stack_pool_capacity(n: usize) {
 /// for a million green threads) before the first spawn, or call
 /// [`refresh_stack_budget`] after raising it.
 pub fn stack_budget() -> usize {
-    resolve(&BUDGET, || {
-        env_usize("GREEN_MAX_STACKS").unwrap_or_else(derived_budget)
+    resolve(&BUDGET, || match env_usize("GREEN_MAX_STACKS") {
+        Some(n) => {
+            BUDGET_FIXED.store(true, Ordering::Relaxed);
+            n
+        }
+        None => derived_budget(),
     })
 }
 
 /// Sets the stack budget explicitly (overrides `GREEN_MAX_STACKS` and the
 /// derived value).
 pub fn set_stack_budget(n: usize) {
+    BUDGET_FIXED.store(true, Ordering::Relaxed);
     BUDGET.store(n, Ordering::Relaxed);
 }
 
 /// Derives the budget again from the current `vm.max_map_count`, unless
 /// `GREEN_MAX_STACKS` or [`set_stack_budget`] fixed it. Returns the budget.
 pub fn refresh_stack_budget() -> usize {
-    if env_usize("GREEN_MAX_STACKS").is_some() {
-        return stack_budget();
+    let budget = stack_budget();
+    if BUDGET_FIXED.load(Ordering::Relaxed) {
+        return budget;
     }
     let derived = derived_budget();
     BUDGET.store(derived, Ordering::Relaxed);
@@ -199,17 +208,24 @@ fn derived_budget() -> usize {
         .unwrap_or(0);
     // Stacks this process already holds are part of `in_use` but also part of
     // the budget: add them back.
-    let ours = live_stacks() * MAPS_PER_STACK;
+    let ours = crate::stack::live() * MAPS_PER_STACK;
     max_map_count()
         .saturating_sub(in_use.saturating_sub(ours))
         .saturating_sub(MAP_HEADROOM)
         / MAPS_PER_STACK
 }
 
-/// Green-thread stacks alive in this process right now (running, parked or
-/// pooled for reuse).
+/// Green-thread stacks in this process right now: green threads spawned and
+/// not finished (each has or will get a stack) plus finished stacks pooled
+/// for reuse.
 pub fn live_stacks() -> usize {
     crate::stack::live()
+}
+
+/// Green threads spawned and not finished, process-wide (what
+/// [`stack_budget`] bounds).
+pub fn live_threads() -> usize {
+    crate::stack::threads()
 }
 
 /// Most OS threads the blocking pool behind [`crate::unblock`] runs at once.

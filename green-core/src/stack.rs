@@ -2,11 +2,17 @@
 //! finished stacks, and the process-wide budget derived from the kernel's map
 //! limit.
 //!
-//! Every stack that exists (running, parked or pooled) is counted in `LIVE`.
-//! `thread::Builder::spawn` reserves one unit before it hands a green thread
-//! to a hub, so running out is an `io::Error` at the spawn call, never a
-//! panic from `mmap` deep inside a hub. A hub that reuses a pooled stack
-//! gives the reservation back, because the pooled stack was already counted.
+//! Two counters, process-wide:
+//!
+//! * `LIVE` — green threads spawned and not finished. `Builder::spawn`
+//!   reserves one unit before it hands the thread to a hub, so running out is
+//!   an `io::Error` at the spawn call, never a panic from `mmap` deep inside a
+//!   hub. The budget bounds this counter.
+//! * `POOLED` — finished stacks kept for reuse. Pools are small next to the
+//!   budget: a stack is pooled only while `LIVE + POOLED` stays under the
+//!   budget and `POOLED` under [`POOL_TOTAL`], so the mappings in use never
+//!   exceed the budget by more than the pooled stacks, which the budget's
+//!   headroom (`runtime`'s `MAP_HEADROOM`) covers.
 
 use std::any::Any;
 use std::io;
@@ -22,14 +28,26 @@ pub(crate) type Gen = Generator<'static, (), ()>;
 /// The body a green thread runs.
 pub(crate) type Body = Box<dyn FnOnce() + Send + 'static>;
 
-/// Stacks in existence (running, parked or pooled), process-wide.
+/// Green threads spawned and not yet finished, process-wide.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Finished stacks held in the hubs' pools, process-wide.
+static POOLED: AtomicUsize = AtomicUsize::new(0);
 
+/// Most stacks pooled across all hubs (2,048 mappings, half the headroom).
+pub(crate) const POOL_TOTAL: usize = 1024;
+
+/// Green-thread stacks that exist or are reserved: live threads plus pooled
+/// stacks.
 pub(crate) fn live() -> usize {
+    LIVE.load(Ordering::Relaxed) + POOLED.load(Ordering::Relaxed)
+}
+
+/// Green threads spawned and not finished.
+pub(crate) fn threads() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
 
-/// Reserves room for one more stack, or explains why there is none.
+/// Reserves room for one more green thread, or explains why there is none.
 pub(crate) fn reserve() -> io::Result<()> {
     if try_reserve(runtime::stack_budget()) {
         return Ok(());
@@ -41,12 +59,12 @@ pub(crate) fn reserve() -> io::Result<()> {
     Err(io::Error::new(
         io::ErrorKind::OutOfMemory,
         format!(
-            "cannot spawn a green thread: {live} green-thread stacks already exist and \
-             the budget is {budget}. Each stack costs {maps} kernel memory mappings and \
-             vm.max_map_count is {max}. Raise it (for example `sysctl -w \
+            "cannot spawn a green thread: {live} green threads are alive and the stack \
+             budget is {budget}. Each green-thread stack costs {maps} kernel memory \
+             mappings and vm.max_map_count is {max}. Raise it (for example `sysctl -w \
              vm.max_map_count={suggest}`), set GREEN_MAX_STACKS, or wait for green \
              threads to finish",
-            live = live(),
+            live = threads(),
             budget = runtime::stack_budget(),
             maps = runtime::MAPS_PER_STACK,
             max = runtime::max_map_count(),
@@ -62,8 +80,8 @@ fn try_reserve(budget: usize) -> bool {
     .is_ok()
 }
 
-/// Gives one reserved or existing stack back to the budget.
-pub(crate) fn release() {
+/// A green thread finished (or could not start): its reservation ends.
+pub(crate) fn finished() {
     LIVE.fetch_sub(1, Ordering::Relaxed);
 }
 
@@ -74,15 +92,14 @@ fn words(bytes: usize) -> usize {
 }
 
 /// Makes a coroutine running `body` on a stack of `stack_size` bytes, reusing
-/// a pooled stack of that size when there is one. The caller holds one
-/// reservation, which this consumes (a reused stack hands it back).
+/// a pooled stack of that size when there is one.
 ///
 /// A failure to map a stack comes back as the panic message; `body` is then
 /// dropped without running.
 pub(crate) fn create(pool: &mut Vec<Gen>, stack_size: usize, body: Body) -> Result<Gen, String> {
     if stack_size == runtime::default_stack_size() {
         if let Some(mut gen) = pool.pop() {
-            release();
+            POOLED.fetch_sub(1, Ordering::Relaxed);
             gen.init_code(body);
             return Ok(gen);
         }
@@ -93,7 +110,6 @@ pub(crate) fn create(pool: &mut Vec<Gen>, stack_size: usize, body: Body) -> Resu
         }))
     });
     made.map_err(|payload| {
-        release();
         format!(
             "failed to create a green thread stack of {stack_size} bytes: {}",
             payload_str(&*payload)
@@ -101,22 +117,24 @@ pub(crate) fn create(pool: &mut Vec<Gen>, stack_size: usize, body: Body) -> Resu
     })
 }
 
-/// Keeps a finished coroutine for reuse, or frees its stack.
+/// Keeps a finished coroutine for reuse, or frees its stack (see the module
+/// docs for when).
 pub(crate) fn recycle(pool: &mut Vec<Gen>, gen: Gen, stack_size: usize) {
-    if stack_size == runtime::default_stack_size() && pool.len() < runtime::stack_pool_capacity() {
+    let pooled = POOLED.load(Ordering::Relaxed);
+    let keep = stack_size == runtime::default_stack_size()
+        && pool.len() < runtime::stack_pool_capacity()
+        && pooled < POOL_TOTAL
+        && threads() + pooled < runtime::stack_budget();
+    if keep {
+        POOLED.fetch_add(1, Ordering::Relaxed);
         pool.push(gen);
-    } else {
-        drop(gen);
-        release();
     }
 }
 
 /// Frees every pooled stack.
 pub(crate) fn drain_pool(pool: &mut Vec<Gen>) {
-    for gen in pool.drain(..) {
-        drop(gen);
-        release();
-    }
+    POOLED.fetch_sub(pool.len(), Ordering::Relaxed);
+    pool.clear();
 }
 
 /// Whether the coroutine reported a stack overflow (generator's guard-page

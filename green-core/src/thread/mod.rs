@@ -56,7 +56,7 @@ pub struct ThreadId(NonZeroU64);
 /// `std::thread::Thread`.
 ///
 /// Differences from std: [`Thread::unpark`] wakes a green thread without
-/// blocking its hub, and wakes an OS thread parked in this module's [`park`].
+/// blocking its hub, and wakes an OS thread parked in this module's [`park()`].
 #[derive(Clone)]
 pub struct Thread {
     inner: Arc<Ctx>,
@@ -76,7 +76,7 @@ impl Thread {
     }
 
     /// Makes the thread's token available: a parked thread wakes, and a
-    /// thread that is not parked returns at once from its next [`park`].
+    /// thread that is not parked returns at once from its next [`park()`].
     pub fn unpark(&self) {
         if self.inner.token.swap(TOKEN_NOTIFIED, Ordering::AcqRel) == TOKEN_EMPTY {
             self.inner.wake();
@@ -124,7 +124,7 @@ fn take_token(ctx: &Ctx) -> bool {
         .is_ok()
 }
 
-/// Like [`park`], but returns after `dur` at the latest.
+/// Like [`park()`], but returns after `dur` at the latest.
 pub fn park_timeout(dur: Duration) {
     let me = hub::with(|h| h.current_ctx());
     let deadline = Instant::now().checked_add(dur);
@@ -161,10 +161,7 @@ pub fn sleep_ms(ms: u32) {
 /// On an OS thread, runs the green threads ready on its hub, then yields the
 /// OS thread as std does.
 pub fn yield_now() {
-    let green = hub::with(|h| {
-        h.yield_now();
-        h.in_green()
-    });
+    let green = hub::with(|h| h.yield_now());
     if !green {
         std::thread::yield_now();
     }
