@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -17,11 +17,21 @@ use crate::park::{self, Unparker};
 /// How long a pool thread waits for work before it exits.
 const IDLE_RETIRE: Duration = Duration::from_secs(10);
 
+/// How long the one spinning pool thread watches the queue after a job before
+/// it sleeps on the condvar: a green thread doing many small file operations
+/// submits the next one within microseconds, and a spinning thread takes it
+/// without the futex wake-up (several microseconds here).
+const SPIN: Duration = Duration::from_micros(20);
+
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
 struct Pool {
     state: Mutex<PoolState>,
     work: Condvar,
+    /// Jobs in `state.queue`, readable without the lock (for the spinner).
+    queued: AtomicUsize,
+    /// A pool thread is spinning for work; `submit` then skips the notify.
+    spinning: AtomicBool,
 }
 
 struct PoolState {
@@ -39,6 +49,8 @@ fn pool() -> &'static Pool {
             idle: 0,
         }),
         work: Condvar::new(),
+        queued: AtomicUsize::new(0),
+        spinning: AtomicBool::new(false),
     })
 }
 
@@ -46,6 +58,12 @@ impl Pool {
     fn submit(&'static self, job: Job) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.queue.push_back(job);
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        if self.spinning.load(Ordering::SeqCst) {
+            // The spinner re-checks the queue under the lock after it stops
+            // spinning, so this job cannot be missed.
+            return;
+        }
         if st.idle > 0 {
             drop(st);
             self.work.notify_one();
@@ -78,9 +96,11 @@ impl Pool {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(job) = st.queue.pop_front() {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
                 drop(st);
                 // Jobs catch their own panics (see `unblock`).
                 job();
+                self.spin_for_work();
                 st = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 continue;
             }
@@ -96,6 +116,34 @@ impl Pool {
                 return;
             }
         }
+    }
+}
+
+impl Pool {
+    /// Becomes the spinner (if no other thread is) and watches `queued` for a
+    /// short while. Returns when work appears or the spin runs out; either
+    /// way the caller re-checks the queue under the lock.
+    fn spin_for_work(&self) {
+        if self
+            .spinning
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let until = std::time::Instant::now() + SPIN;
+        'spin: loop {
+            for _ in 0..64 {
+                if self.queued.load(Ordering::SeqCst) > 0 {
+                    break 'spin;
+                }
+                std::hint::spin_loop();
+            }
+            if std::time::Instant::now() >= until {
+                break;
+            }
+        }
+        self.spinning.store(false, Ordering::SeqCst);
     }
 }
 
