@@ -8,11 +8,12 @@
 //!   reserves one unit before it hands the thread to a hub, so running out is
 //!   an `io::Error` at the spawn call, never a panic from `mmap` deep inside a
 //!   hub. The budget bounds this counter.
-//! * `POOLED` — finished stacks kept for reuse. Pools are small next to the
-//!   budget: a stack is pooled only while `LIVE + POOLED` stays under the
-//!   budget and `POOLED` under [`POOL_TOTAL`], so the mappings in use never
-//!   exceed the budget by more than the pooled stacks, which the budget's
-//!   headroom (`runtime`'s `MAP_HEADROOM`) covers.
+//! * `POOLED` — finished stacks kept for reuse. A stack is pooled only while
+//!   `LIVE + POOLED` stays under the budget and `POOLED` under
+//!   `runtime::stack_pool_capacity()` (process-wide), so the mappings in use
+//!   exceed the budget by at most the pooled stacks a hub could not reuse;
+//!   the budget's headroom (`runtime`'s `MAP_HEADROOM`) covers the default
+//!   1,024.
 
 use std::any::Any;
 use std::io;
@@ -32,9 +33,6 @@ pub(crate) type Body = Box<dyn FnOnce() + Send + 'static>;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 /// Finished stacks held in the hubs' pools, process-wide.
 static POOLED: AtomicUsize = AtomicUsize::new(0);
-
-/// Most stacks pooled across all hubs (2,048 mappings, half the headroom).
-pub(crate) const POOL_TOTAL: usize = 1024;
 
 /// Green-thread stacks that exist or are reserved: live threads plus pooled
 /// stacks.
@@ -122,8 +120,7 @@ pub(crate) fn create(pool: &mut Vec<Gen>, stack_size: usize, body: Body) -> Resu
 pub(crate) fn recycle(pool: &mut Vec<Gen>, gen: Gen, stack_size: usize) {
     let pooled = POOLED.load(Ordering::Relaxed);
     let keep = stack_size == runtime::default_stack_size()
-        && pool.len() < runtime::stack_pool_capacity()
-        && pooled < POOL_TOTAL
+        && pooled < runtime::stack_pool_capacity()
         && threads() + pooled < runtime::stack_budget();
     if keep {
         POOLED.fetch_add(1, Ordering::Relaxed);

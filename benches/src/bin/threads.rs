@@ -10,6 +10,8 @@
 //! * `park1`  — park/unpark ping-pong between two tasks on one scheduler thread.
 //! * `park2`  — the same across two scheduler threads (two OS threads for std).
 //! * `sleep`  — N tasks each sleep 100 ms; wall time and peak RSS of the process.
+//! * `sleepw` — the same, run twice in one process with green's stack pool
+//!   raised to N, timing the second run: the cost without mapping stacks.
 //! * `idle`   — N tasks parked; resident memory per task.
 //!
 //! N is `BENCH_N` (default 100,000). Green needs `vm.max_map_count` above about
@@ -21,7 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const SCENARIOS: [&str; 6] = ["spawn", "yield", "park1", "park2", "sleep", "idle"];
+const SCENARIOS: [&str; 7] = [
+    "spawn", "yield", "park1", "park2", "sleep", "sleepw", "idle",
+];
 const SYSTEMS: [&str; 4] = ["green", "std", "tokio", "may"];
 const ROUND_TRIPS: u64 = 1_000_000;
 const SLEEP: Duration = Duration::from_millis(100);
@@ -106,6 +110,8 @@ fn run(scenario: &str, system: &str) -> String {
         ("sleep", "std") => stdt::sleep(),
         ("sleep", "tokio") => tok::sleep(),
         ("sleep", "may") => mayb::sleep(),
+        ("sleepw", "green") => green::sleep_warm(),
+        ("sleepw", _) => "—".into(),
         ("idle", "green") => green::idle(),
         ("idle", "std") => stdt::idle(),
         ("idle", "tokio") => tok::idle(),
@@ -242,6 +248,24 @@ mod green {
             h.join().expect("join");
         }
         sleep_result(n, start.elapsed(), note)
+    }
+
+    pub fn sleep_warm() -> String {
+        let (n, note) = fit(n_tasks());
+        runtime::set_stack_pool_capacity(n);
+        let run = || {
+            let start = Instant::now();
+            let handles: Vec<_> = (0..n)
+                .map(|_| thread::spawn(|| thread::sleep(SLEEP)))
+                .collect();
+            for h in handles {
+                h.join().expect("join");
+            }
+            start.elapsed()
+        };
+        run();
+        let wall = run();
+        sleep_result(n, wall, note)
     }
 
     pub fn idle() -> String {
