@@ -87,5 +87,8 @@ fn main() {
     println!("  spawned in       {spawned:?}");
     println!("  all joined after {total:?} (sum of results {sum})");
     println!("  OS threads       {threads_during} (worker hubs + main + blocking pool)");
-    println!("  resident memory  {rss_during} while they lived; peak {}", status("VmHWM:"));
+    println!(
+        "  resident memory  {rss_during} while they lived; peak {}",
+        status("VmHWM:")
+    );
 }

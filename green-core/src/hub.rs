@@ -354,7 +354,7 @@ impl Hub {
         }
         if gen.is_done() {
             self.tasks.borrow_mut().remove(slot);
-            stack::finished();
+            // (`stack::finished` already ran at the end of the body.)
             stack::recycle(&mut self.pool.borrow_mut(), gen, ctx.stack_size);
             self.shared.live.fetch_sub(1, Ordering::Relaxed);
         } else {

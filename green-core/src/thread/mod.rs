@@ -340,6 +340,9 @@ impl Builder {
         let completion = Completion(Some(packet.clone()));
         let main = move || {
             let result = panic::catch_unwind(AssertUnwindSafe(f));
+            // The thread counts as finished for the budget before its joiner
+            // can see the result, so a spawn right after `join` has room.
+            stack::finished();
             completion.complete(result);
         };
         let main: Box<dyn FnOnce() + Send + 'a> = Box::new(main);

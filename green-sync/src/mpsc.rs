@@ -1,0 +1,602 @@
+//! Multi-producer, single-consumer FIFO queue communication primitives; the
+//! green version of [`std::sync::mpsc`].
+//!
+//! Same API as std's: [`channel`] (unbounded, [`Sender`]) and
+//! [`sync_channel`] (bounded, [`SyncSender`]; a bound of 0 is a true
+//! rendezvous: `send` returns only once the receiver has the value), one
+//! [`Receiver`] with `recv`, `try_recv`, `recv_timeout`, `iter`, `try_iter`
+//! and `into_iter`. The error types are std's own, re-exported, so code that
+//! matches on them is unchanged.
+//!
+//! Senders and the receiver may live anywhere: green threads on any hub and
+//! plain OS threads, in any mix (the "queue between real threads and green
+//! threads"). A blocked green thread switches to its hub; a blocked OS thread
+//! runs its own hub.
+//!
+//! # Differences from std
+//!
+//! * Messages, order and errors are std's. Internally every channel is one
+//!   short lock around a `VecDeque` and the waiter lists (std's lock-free
+//!   queues are not reachable without `unsafe`); nothing blocks or runs user
+//!   code under that lock (values dropped by a closing receiver are dropped
+//!   after it is released).
+//! * When the [`Receiver`] is dropped, buffered messages are dropped at once
+//!   (std does the same).
+//!
+//! # Examples
+//!
+//! ```
+//! use green_sync::mpsc;
+//!
+//! let (tx, rx) = mpsc::channel();
+//! for i in 0..10 {
+//!     let tx = tx.clone();
+//!     green_core::thread::spawn(move || tx.send(i).unwrap());
+//! }
+//! drop(tx);
+//! let mut got: Vec<i32> = rx.iter().collect();
+//! got.sort();
+//! assert_eq!(got, (0..10).collect::<Vec<_>>());
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+#[doc(no_inline)]
+pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
+
+use crate::waiter::{Waiter, WaiterList, Woken};
+
+/// Token: the channel changed (a message or a free slot arrived, or the
+/// other side went away): look again.
+const TOKEN_READY: usize = 1;
+/// Token of a rendezvous sender: the receiver took the value.
+const TOKEN_TAKEN: usize = 2;
+/// Token of a blocked sender: the receiver is gone.
+const TOKEN_CLOSED: usize = 3;
+
+/// The shared state of one channel.
+struct Chan<T> {
+    inner: StdMutex<Inner<T>>,
+}
+
+struct Inner<T> {
+    /// Messages sent and not yet received (at most one, the hand-over, for
+    /// a rendezvous channel).
+    buf: VecDeque<T>,
+    /// `None`: unbounded. `Some(0)`: rendezvous.
+    cap: Option<usize>,
+    /// Live `Sender`s / `SyncSender`s.
+    senders: usize,
+    /// Whether the `Receiver` is alive.
+    receiver: bool,
+    /// The receiver, when it is parked waiting for a message.
+    recv_waiter: Option<Arc<Waiter>>,
+    /// Senders parked on a full bounded channel.
+    send_waiters: WaiterList,
+    /// Senders parked on a rendezvous channel, each with its value.
+    offers: VecDeque<Offer<T>>,
+}
+
+/// A rendezvous sender's value, waiting for the receiver.
+struct Offer<T> {
+    waiter: Arc<Waiter>,
+    value: Option<T>,
+}
+
+impl<T> Inner<T> {
+    /// Takes the next message, if any, waking whoever that unblocks.
+    fn take(&mut self, woken: &mut Woken) -> Option<T> {
+        if let Some(value) = self.buf.pop_front() {
+            if matches!(self.cap, Some(cap) if cap > 0) {
+                // A slot is free: one blocked sender may fill it.
+                self.send_waiters.wake_one(TOKEN_READY, woken);
+            }
+            return Some(value);
+        }
+        let mut offer = self.offers.pop_front()?;
+        let value = offer.value.take();
+        woken.push(offer.waiter, TOKEN_TAKEN);
+        value
+    }
+
+    /// Wakes the receiver if it is parked.
+    fn wake_receiver(&mut self, woken: &mut Woken) {
+        if let Some(waiter) = self.recv_waiter.take() {
+            woken.push(waiter, TOKEN_READY);
+        }
+    }
+}
+
+impl<T> Chan<T> {
+    fn new(cap: Option<usize>) -> Arc<Chan<T>> {
+        Arc::new(Chan {
+            inner: StdMutex::new(Inner {
+                buf: VecDeque::new(),
+                cap,
+                senders: 1,
+                receiver: true,
+                recv_waiter: None,
+                send_waiters: WaiterList::new(),
+                offers: VecDeque::new(),
+            }),
+        })
+    }
+
+    /// Locks the state. No user code runs under this lock (so it is never
+    /// poisoned) and it is never held across a park.
+    fn lock(&self) -> StdMutexGuard<'_, Inner<T>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn send(&self, value: T) -> Result<(), SendError<T>> {
+        let mut front = false;
+        loop {
+            let mut woken = Woken::new();
+            let waiter = {
+                let mut inner = self.lock();
+                if !inner.receiver {
+                    return Err(SendError(value));
+                }
+                match inner.cap {
+                    None => {
+                        inner.buf.push_back(value);
+                        inner.wake_receiver(&mut woken);
+                        return Ok(());
+                    }
+                    Some(0) => {
+                        if let Some(receiver) = inner.recv_waiter.take() {
+                            // The receiver is parked in `recv`: hand over.
+                            inner.buf.push_back(value);
+                            woken.push(receiver, TOKEN_READY);
+                            return Ok(());
+                        }
+                        let waiter = Waiter::new(0);
+                        inner.offers.push_back(Offer {
+                            waiter: waiter.clone(),
+                            value: Some(value),
+                        });
+                        drop(inner);
+                        return self.wait_offer(&waiter);
+                    }
+                    Some(cap) => {
+                        if inner.buf.len() < cap {
+                            inner.buf.push_back(value);
+                            inner.wake_receiver(&mut woken);
+                            return Ok(());
+                        }
+                        let waiter = Waiter::new(0);
+                        inner.send_waiters.push(waiter.clone(), front);
+                        waiter
+                    }
+                }
+            };
+            let _token = waiter.wait(None);
+            // Woken for a free slot (or a closed receiver): retry, first in
+            // line if we lose the slot to a newcomer.
+            front = true;
+        }
+    }
+
+    /// A rendezvous sender waits until its offer is taken or refused.
+    fn wait_offer(&self, waiter: &Arc<Waiter>) -> Result<(), SendError<T>> {
+        match waiter.wait(None) {
+            Some(TOKEN_TAKEN) => Ok(()),
+            _ => {
+                // The receiver is gone and left our offer for us to take back.
+                let mut inner = self.lock();
+                let at = inner
+                    .offers
+                    .iter()
+                    .position(|o| Arc::ptr_eq(&o.waiter, waiter));
+                let value = at
+                    .and_then(|i| inner.offers.remove(i))
+                    .and_then(|mut o| o.value.take());
+                drop(inner);
+                match value {
+                    Some(value) => Err(SendError(value)),
+                    None => unreachable!("green mpsc: a refused offer lost its value"),
+                }
+            }
+        }
+    }
+
+    fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let mut woken = Woken::new();
+        let mut inner = self.lock();
+        if !inner.receiver {
+            return Err(TrySendError::Disconnected(value));
+        }
+        match inner.cap {
+            Some(0) => match inner.recv_waiter.take() {
+                Some(receiver) => {
+                    inner.buf.push_back(value);
+                    woken.push(receiver, TOKEN_READY);
+                    Ok(())
+                }
+                None => Err(TrySendError::Full(value)),
+            },
+            Some(cap) if inner.buf.len() >= cap => Err(TrySendError::Full(value)),
+            _ => {
+                inner.buf.push_back(value);
+                inner.wake_receiver(&mut woken);
+                Ok(())
+            }
+        }
+    }
+
+    fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut woken = Woken::new();
+        let mut inner = self.lock();
+        match inner.take(&mut woken) {
+            Some(value) => Ok(value),
+            None if inner.senders == 0 => Err(TryRecvError::Disconnected),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        loop {
+            let mut woken = Woken::new();
+            let waiter = {
+                let mut inner = self.lock();
+                if let Some(value) = inner.take(&mut woken) {
+                    return Ok(value);
+                }
+                if inner.senders == 0 {
+                    return Err(RecvTimeoutError::Disconnected);
+                }
+                if let Some(deadline) = deadline {
+                    if Instant::now() >= deadline {
+                        return Err(RecvTimeoutError::Timeout);
+                    }
+                }
+                let waiter = Waiter::new(0);
+                inner.recv_waiter = Some(waiter.clone());
+                waiter
+            };
+            if waiter.wait(deadline).is_none() {
+                // Time is up: withdraw (unless a sender just took us), then
+                // look once more; a hand-over that won the race is received.
+                let mut inner = self.lock();
+                if inner
+                    .recv_waiter
+                    .as_ref()
+                    .is_some_and(|w| Arc::ptr_eq(w, &waiter))
+                {
+                    inner.recv_waiter = None;
+                }
+            }
+        }
+    }
+
+    fn add_sender(&self) {
+        self.lock().senders += 1;
+    }
+
+    fn drop_sender(&self) {
+        let mut woken = Woken::new();
+        let mut inner = self.lock();
+        inner.senders -= 1;
+        if inner.senders == 0 {
+            inner.wake_receiver(&mut woken);
+        }
+    }
+
+    fn drop_receiver(&self) {
+        let mut woken = Woken::new();
+        let buffered = {
+            let mut inner = self.lock();
+            inner.receiver = false;
+            inner.send_waiters.wake_all(TOKEN_CLOSED, &mut woken);
+            // Rendezvous senders take their values back themselves.
+            for offer in &inner.offers {
+                woken.push(offer.waiter.clone(), TOKEN_CLOSED);
+            }
+            std::mem::take(&mut inner.buf)
+        };
+        drop(woken);
+        // Dropped without the lock held: a message's `Drop` may do anything.
+        drop(buffered);
+    }
+}
+
+/// Creates a new asynchronous (unbounded) channel, returning the
+/// sender/receiver halves; the green version of [`std::sync::mpsc::channel`].
+///
+/// # Examples
+///
+/// ```
+/// use green_sync::mpsc::channel;
+///
+/// let (tx, rx) = channel();
+/// green_core::thread::spawn(move || tx.send(10).unwrap());
+/// assert_eq!(rx.recv().unwrap(), 10);
+/// ```
+#[must_use]
+pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let chan = Chan::new(None);
+    (
+        Sender { chan: chan.clone() },
+        Receiver {
+            chan,
+            _not_sync: PhantomData,
+        },
+    )
+}
+
+/// Creates a new synchronous, bounded channel; the green version of
+/// [`std::sync::mpsc::sync_channel`].
+///
+/// `bound` messages are buffered; `send` blocks while the buffer is full.
+/// With `bound == 0` the channel is a rendezvous: `send` blocks until the
+/// receiver takes the value, and `try_send` succeeds only when the receiver
+/// is blocked in `recv` right now.
+///
+/// # Examples
+///
+/// ```
+/// use green_sync::mpsc::sync_channel;
+///
+/// let (tx, rx) = sync_channel::<i32>(0);
+/// green_core::thread::spawn(move || tx.send(53).unwrap());
+/// assert_eq!(rx.recv().unwrap(), 53);
+/// ```
+#[must_use]
+pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
+    let chan = Chan::new(Some(bound));
+    (
+        SyncSender { chan: chan.clone() },
+        Receiver {
+            chan,
+            _not_sync: PhantomData,
+        },
+    )
+}
+
+/// The sending half of an unbounded [`channel`]; the green version of
+/// [`std::sync::mpsc::Sender`] (`Send + Sync + Clone` for `T: Send`).
+pub struct Sender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The sending half of a bounded [`sync_channel`]; the green version of
+/// [`std::sync::mpsc::SyncSender`].
+pub struct SyncSender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The receiving half of a [`channel`] or [`sync_channel`]; the green
+/// version of [`std::sync::mpsc::Receiver`] (`Send`, `!Sync`).
+pub struct Receiver<T> {
+    chan: Arc<Chan<T>>,
+    /// `Send` but not `Sync`, like std's receiver (and just as unwind-safe).
+    _not_sync: PhantomData<std::sync::mpsc::Receiver<()>>,
+}
+
+/// An iterator over messages on a [`Receiver`] that blocks for each one and
+/// ends when the channel hangs up ([`Receiver::iter`]).
+#[derive(Debug)]
+pub struct Iter<'a, T: 'a> {
+    rx: &'a Receiver<T>,
+}
+
+/// An iterator over the messages already waiting on a [`Receiver`]; never
+/// blocks ([`Receiver::try_iter`]).
+#[derive(Debug)]
+pub struct TryIter<'a, T: 'a> {
+    rx: &'a Receiver<T>,
+}
+
+/// An owning iterator over messages on a [`Receiver`] (its `into_iter`).
+#[derive(Debug)]
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+impl<T> Sender<T> {
+    /// Sends a value on this channel; never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with the value if the receiver has been dropped (a
+    /// successful send does not mean the value will be received).
+    pub fn send(&self, t: T) -> Result<(), SendError<T>> {
+        self.chan.send(t)
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    /// Another sender on the same channel.
+    fn clone(&self) -> Sender<T> {
+        self.chan.add_sender();
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_sender();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    /// `Sender { .. }`, as std's.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+impl<T> SyncSender<T> {
+    /// Sends a value, blocking the current green thread (or OS thread) while
+    /// the buffer is full; on a rendezvous channel, until the receiver has
+    /// taken the value.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with the value if the receiver has been dropped (also
+    /// while this call was blocked).
+    pub fn send(&self, t: T) -> Result<(), SendError<T>> {
+        self.chan.send(t)
+    }
+
+    /// Attempts to send a value without blocking.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if the buffer is full (on a rendezvous channel:
+    /// if the receiver is not blocked in `recv` right now);
+    /// [`TrySendError::Disconnected`] if the receiver has been dropped. Both
+    /// carry the value back.
+    pub fn try_send(&self, t: T) -> Result<(), TrySendError<T>> {
+        self.chan.try_send(t)
+    }
+}
+
+impl<T> Clone for SyncSender<T> {
+    /// Another sender on the same channel.
+    fn clone(&self) -> SyncSender<T> {
+        self.chan.add_sender();
+        SyncSender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for SyncSender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_sender();
+    }
+}
+
+impl<T> fmt::Debug for SyncSender<T> {
+    /// `SyncSender { .. }`, as std's.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncSender").finish_non_exhaustive()
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Attempts to return a pending value without blocking.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] if no message is waiting (on a rendezvous
+    /// channel: no sender is blocked in `send`); [`TryRecvError::Disconnected`]
+    /// if, in addition, every sender has been dropped.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.chan.try_recv()
+    }
+
+    /// Blocks the current green thread (or OS thread) until a message
+    /// arrives. Messages sent before the last sender hung up are all
+    /// received first.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once the channel is empty and every sender has been
+    /// dropped.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.chan.recv(None).map_err(|_| RecvError)
+    }
+
+    /// Like [`recv`](Receiver::recv), giving up after `timeout`; never gives
+    /// up early.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`] when `timeout` passed with no message;
+    /// [`RecvTimeoutError::Disconnected`] once the channel is empty and every
+    /// sender has been dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_sync::mpsc::{channel, RecvTimeoutError};
+    /// use std::time::Duration;
+    ///
+    /// let (_tx, rx) = channel::<()>();
+    /// assert_eq!(
+    ///     rx.recv_timeout(Duration::from_millis(5)),
+    ///     Err(RecvTimeoutError::Timeout)
+    /// );
+    /// ```
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.chan.recv(Some(deadline)),
+            // Too far in the future to represent: wait without a deadline.
+            None => self.recv().map_err(RecvTimeoutError::from),
+        }
+    }
+
+    /// An iterator that blocks waiting for messages and ends when the channel
+    /// has hung up.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// An iterator over the messages already waiting; it never blocks.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.chan.drop_receiver();
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    /// `Receiver { .. }`, as std's.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}
