@@ -33,15 +33,14 @@ use crate::io::IoState;
 use crate::slab::Slab;
 use crate::stack::{self, Body, Gen};
 
-/// How many scheduling passes run between two zero-timeout polls while the
-/// run queue never empties, so fd events and timers are not starved.
-const POLL_EVERY: u32 = 61;
-
 /// Most green threads resumed between two looks at the inbox and timers.
 const PASS_BUDGET: u32 = 64;
 
 /// How long an idle hub watches its inbox before it sleeps in the poller.
 const SPIN: Duration = Duration::from_micros(4);
+
+/// Fruitless spins in a row before an idle hub stops spinning.
+const SPIN_CREDIT: u8 = 4;
 
 /// Something another OS thread hands to a hub.
 pub(crate) enum Inbound {
@@ -127,7 +126,10 @@ pub(crate) struct Hub {
     /// yield); anything else that returns from `resume` unfinished is a stack
     /// overflow.
     switched: Cell<bool>,
-    passes: Cell<u32>,
+    /// Green threads resumed since the last fd poll.
+    since_poll: Cell<u32>,
+    /// Spins left before this hub stops spinning (see `Hub::spin`).
+    spin_credit: Cell<u8>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -185,7 +187,8 @@ impl Hub {
             current: RefCell::new(None),
             yielded: Cell::new(false),
             switched: Cell::new(false),
-            passes: Cell::new(0),
+            since_poll: Cell::new(0),
+            spin_credit: Cell::new(SPIN_CREDIT),
         }
     }
 
@@ -338,6 +341,7 @@ impl Hub {
             // Broken invariant: a queued context always has its task here.
             None => panic!("green hub {}: no task for queued {ctx:?}", self.shared.id),
         };
+        self.since_poll.set(self.since_poll.get().saturating_add(1));
         *self.current.borrow_mut() = Some(ctx);
         gen.resume();
         let ctx = self
@@ -415,8 +419,6 @@ impl Hub {
                 return;
             }
             let next_timer = self.fire_timers();
-            let passes = self.passes.get().wrapping_add(1);
-            self.passes.set(passes);
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 // Checked every pass: green threads that keep yielding must
                 // not hold a blocked OS thread past its deadline.
@@ -424,7 +426,12 @@ impl Hub {
             }
             let ready = !self.run_queue.borrow().is_empty();
             if ready {
-                if passes % POLL_EVERY == 0 && self.shared.fds.load(Ordering::Relaxed) > 0 {
+                // Busy: still look at fd events every `PASS_BUDGET` resumes,
+                // so a listener or socket whose green thread is not in the
+                // run queue waits for at most that many others.
+                if self.since_poll.get() >= PASS_BUDGET
+                    && self.shared.fds.load(Ordering::Relaxed) > 0
+                {
                     self.poll(Some(Instant::now()));
                 }
                 continue;
@@ -451,8 +458,14 @@ impl Hub {
                 self.shared.sleeping.store(false, Ordering::SeqCst);
                 continue;
             }
+            let slept = Instant::now();
             self.poll(wake_at);
             self.shared.sleeping.store(false, Ordering::SeqCst);
+            if self.shared.pending.load(Ordering::Relaxed) && slept.elapsed() < SPIN * 4 {
+                // Another hub answered soon after we fell asleep: spinning
+                // would have caught it, so spin again next time.
+                self.spin_credit.set(SPIN_CREDIT);
+            }
         }
     }
 
@@ -460,7 +473,16 @@ impl Hub {
     /// another hub often arrives within microseconds, and catching it here
     /// saves both sides the notify and poller syscalls (about 8 µs a round
     /// trip on this machine). Returns `true` if there is work.
+    ///
+    /// Spinning is adaptive: each spin that finds nothing costs a credit, and
+    /// a hub out of credit sleeps at once (an I/O-bound hub then spends no CPU
+    /// spinning); a spin that pays off, or a sleep cut short by another hub,
+    /// refills the credit.
     fn spin(&self, done: &impl Fn() -> bool, wake_at: Option<Instant>) -> bool {
+        let credit = self.spin_credit.get();
+        if credit == 0 {
+            return false;
+        }
         let start = Instant::now();
         let until = match wake_at {
             Some(at) => (start + SPIN).min(at),
@@ -469,11 +491,13 @@ impl Hub {
         loop {
             for _ in 0..16 {
                 if self.shared.pending.load(Ordering::Relaxed) || done() {
+                    self.spin_credit.set(SPIN_CREDIT);
                     return true;
                 }
                 std::hint::spin_loop();
             }
             if Instant::now() >= until {
+                self.spin_credit.set(credit - 1);
                 return false;
             }
         }
@@ -481,6 +505,7 @@ impl Hub {
 
     /// Waits for fd events until `wake_at` (or forever) and wakes their waiters.
     fn poll(&self, wake_at: Option<Instant>) {
+        self.since_poll.set(0);
         let mut events = self.events.borrow_mut();
         events.clear();
         let timeout = wake_at.map(|at| at.saturating_duration_since(Instant::now()));

@@ -175,6 +175,15 @@ impl<T: AsFd> GreenFd<T> {
         Ok(state)
     }
 
+    /// The registration on the caller's hub, if there is one already.
+    fn existing_state_here(&self) -> Option<Arc<IoState>> {
+        let here = hub::with(|h| Arc::as_ptr(&h.shared));
+        lock(&self.regs)
+            .iter()
+            .find(|r| Arc::as_ptr(&r.hub) == here)
+            .map(|r| r.state.clone())
+    }
+
     fn deregister_all(&mut self) {
         let regs = std::mem::take(self.regs.get_mut().unwrap_or_else(|p| p.into_inner()));
         if let Some(inner) = self.inner.as_ref() {
@@ -257,7 +266,9 @@ impl<T: AsFd> GreenFd<T> {
         deadline: Option<Instant>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
-        let mut state: Option<Arc<IoState>> = None;
+        // Already registered on this hub: read the sequence before the first
+        // attempt, so a first `WouldBlock` waits at once instead of retrying.
+        let mut state: Option<Arc<IoState>> = self.existing_state_here();
         loop {
             let seen = state
                 .as_ref()
