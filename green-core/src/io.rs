@@ -341,3 +341,50 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Reads from a regular file's page cache without ever waiting for the disk:
+/// `preadv2(RWF_NOWAIT)` at `offset`, or at (and advancing) the file's
+/// cursor when `offset` is `None`.
+///
+/// Returns `None` when the read would have to wait for I/O (the data is not
+/// cached), or when the kernel or file does not support it (pipes, old
+/// kernels, some file systems) or fails — the caller then does the read on
+/// the blocking pool, which gives std's exact answer. `Some(n)` is what the
+/// read returned; a short
+/// read (only part of the range cached) is a valid short read, as `read`
+/// may always return fewer bytes than asked.
+///
+/// This is how green-fs serves cached reads on the hub without a trip to the
+/// pool, while still never blocking it.
+pub fn read_cached(fd: BorrowedFd<'_>, buf: &mut [u8], offset: Option<u64>) -> Option<usize> {
+    if buf.is_empty() {
+        return None;
+    }
+    let offset: libc::off_t = match offset {
+        None => -1,
+        Some(o) => match libc::off_t::try_from(o) {
+            Ok(o) => o,
+            Err(_) => return None,
+        },
+    };
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    loop {
+        // SAFETY: `fd` is a live descriptor for the duration of the call
+        // (`BorrowedFd`), and `iov` describes exactly `buf`, which is valid
+        // for writes of `buf.len()` bytes and outlives the call.
+        let n = unsafe { libc::preadv2(fd.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+        if n >= 0 {
+            return Some(n as usize);
+        }
+        if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        // Not cached (EAGAIN), not supported here (EOPNOTSUPP, ESPIPE, ...),
+        // or a real error: the pool repeats the read with std, so the
+        // caller gets exactly std's answer.
+        return None;
+    }
+}

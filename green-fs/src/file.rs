@@ -400,11 +400,19 @@ fn scatter(mut src: &[u8], bufs: &mut [IoSliceMut<'_>]) {
 }
 
 /// Reads through the shared reference, like std's `Read for &File`; each
-/// method is one trip to the pool.
+/// method is one trip to the pool, except that `read` serves data already in
+/// the page cache without one.
 impl Read for &File {
     /// Reads up to `buf.len()` bytes with one `read` call, like std (same
     /// short reads, same cursor).
+    ///
+    /// Data already in the page cache is read on the spot with
+    /// `preadv2(RWF_NOWAIT)`, which never waits for the disk; anything else
+    /// (not cached, a pipe, an error) takes the trip.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(n) = green_core::io::read_cached(self.inner.as_fd(), buf, None) {
+            return Ok(n);
+        }
         self.read_into(buf, |mut f, tmp| f.read(tmp))
     }
 
@@ -581,6 +589,10 @@ impl Seek for File {
 /// in one trip.
 impl FileExt for File {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        // Cached data is read on the spot, as in `Read::read`.
+        if let Some(n) = green_core::io::read_cached(self.inner.as_fd(), buf, Some(offset)) {
+            return Ok(n);
+        }
         self.read_into(buf, move |f, tmp| f.read_at(tmp, offset))
     }
 
