@@ -34,16 +34,22 @@
 //!
 //! # Fairness
 //!
-//! Barging is allowed (it keeps throughput high), bounded as in Go: a woken
-//! waiter that loses the race goes back to the *head* of the queue, and once
-//! a waiter has waited more than [`STARVE_AFTER`] the mutex enters starvation
-//! mode, where newcomers do not try the lock while others wait, so the head
-//! waiter gets it at the next unlock. The mode ends when a waiter that waited
-//! less than that, or the last waiter, acquires the lock.
+//! Barging is allowed (it keeps throughput high), with its unfairness
+//! bounded: a woken waiter that loses the race goes back to the *head* of the
+//! queue, and once the head waiter has waited more than [`STARVE_AFTER`] the
+//! mutex enters starvation mode, where newcomers do not try the lock while
+//! others wait, so the head waiter gets it at the next unlock. That waiter
+//! ends the mode as it takes the lock, and the next episode may start only
+//! [`STARVE_AFTER`] later (parking_lot's "eventual fairness": at most one
+//! forced hand-over per period). Every waiter thus gets the lock within
+//! about its queue position times [`STARVE_AFTER`]; in between, unlocks do
+//! not hand over, which matters here because a hand-over between two hubs
+//! costs a cross-thread wake (Go's rule, which stays in starvation mode until
+//! the queue is short, turned a contended counter into one wake per lock).
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 use std::time::{Duration, Instant};
 
@@ -67,11 +73,20 @@ const SPIN_ROUNDS: u32 = 4;
 /// Token of a waiter woken by an unlock: retry.
 const TOKEN_RETRY: usize = 1;
 
+/// Nanoseconds since the first call, process-wide (for `RawMutex::fair_at`).
+fn now_nanos() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// The contention half of a [`Mutex`]: everything but the data.
 #[derive(Debug)]
 pub(crate) struct RawMutex {
     /// `WOKEN | STARVING | waiters * ONE_WAITER`; see the module docs.
     state: AtomicUsize,
+    /// `now_nanos()` before which no new starvation episode starts.
+    fair_at: AtomicU64,
     /// Waiters, oldest first (a woken waiter that lost goes back first).
     queue: WaitQueue,
 }
@@ -80,6 +95,7 @@ impl RawMutex {
     const fn new() -> RawMutex {
         RawMutex {
             state: AtomicUsize::new(0),
+            fair_at: AtomicU64::new(0),
             queue: WaitQueue::new(),
         }
     }
@@ -392,7 +408,7 @@ impl<T: ?Sized> Mutex<T> {
                 true
             });
             if let Some(result) = acquired {
-                self.leave_starvation(start.elapsed() < STARVE_AFTER);
+                self.leave_starvation();
                 return result;
             }
             let Some(ticket) = ticket else {
@@ -401,17 +417,22 @@ impl<T: ?Sized> Mutex<T> {
             // `lock` has no deadline, so the ticket only returns with a token.
             let _token = ticket.wait(None, |_| {});
             woken = true;
-            if start.elapsed() >= STARVE_AFTER {
+            if start.elapsed() >= STARVE_AFTER
+                && now_nanos() >= raw.fair_at.load(Ordering::Relaxed)
+            {
                 raw.state.fetch_or(STARVING, Ordering::Relaxed);
             }
         }
     }
 
-    /// After a slow-path acquisition: end starvation mode when this waiter
-    /// was not starving or nobody is left waiting.
-    fn leave_starvation(&self, short_wait: bool) {
+    /// After a slow-path acquisition: a starvation episode ends with the
+    /// waiter it was for (newcomers never acquire while it lasts), and the
+    /// next may start only `STARVE_AFTER` later (module docs, Fairness).
+    fn leave_starvation(&self) {
         let state = self.raw.state.load(Ordering::Relaxed);
-        if state & STARVING != 0 && (short_wait || state < ONE_WAITER) {
+        if state & STARVING != 0 {
+            let next = now_nanos().saturating_add(STARVE_AFTER.as_nanos() as u64);
+            self.raw.fair_at.store(next, Ordering::Relaxed);
             self.raw.state.fetch_and(!STARVING, Ordering::Relaxed);
         }
     }
