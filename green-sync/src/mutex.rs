@@ -417,8 +417,7 @@ impl<T: ?Sized> Mutex<T> {
             // `lock` has no deadline, so the ticket only returns with a token.
             let _token = ticket.wait(None, |_| {});
             woken = true;
-            if start.elapsed() >= STARVE_AFTER
-                && now_nanos() >= raw.fair_at.load(Ordering::Relaxed)
+            if start.elapsed() >= STARVE_AFTER && now_nanos() >= raw.fair_at.load(Ordering::Relaxed)
             {
                 raw.state.fetch_or(STARVING, Ordering::Relaxed);
             }
