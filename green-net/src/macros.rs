@@ -160,3 +160,54 @@ macro_rules! nonblocking_method {
         }
     };
 }
+
+/// Implements `Read` and `Write` for stream type `$green` and for `&$green`
+/// (std has both), each call one try/wait/retry through the socket's
+/// `GreenFd` (`Sock::io`). `flush` is a no-op, as std's for sockets.
+macro_rules! stream_io_impls {
+    ($green:ident) => {
+        impl $green {
+            fn read_impl(&self, buf: &mut [u8]) -> io::Result<usize> {
+                self.sock.io(Interest::Read, |mut s| s.read(buf))
+            }
+
+            fn read_vectored_impl(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+                self.sock.io(Interest::Read, |mut s| s.read_vectored(bufs))
+            }
+
+            fn write_impl(&self, buf: &[u8]) -> io::Result<usize> {
+                self.sock.io(Interest::Write, |mut s| s.write(buf))
+            }
+
+            fn write_vectored_impl(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                self.sock
+                    .io(Interest::Write, |mut s| s.write_vectored(bufs))
+            }
+        }
+
+        stream_io_impls!(@traits $green);
+        stream_io_impls!(@traits &$green);
+    };
+    (@traits $($t:tt)+) => {
+        impl Read for $($t)+ {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.read_impl(buf)
+            }
+            fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+                self.read_vectored_impl(bufs)
+            }
+        }
+
+        impl Write for $($t)+ {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.write_impl(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                self.write_vectored_impl(bufs)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}

@@ -270,66 +270,9 @@ impl TcpStream {
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.sock.get().take_error()
     }
-
-    fn read_impl(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.sock.io(Interest::Read, |mut s| s.read(buf))
-    }
-
-    fn read_vectored_impl(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.sock.io(Interest::Read, |mut s| s.read_vectored(bufs))
-    }
-
-    fn write_impl(&self, buf: &[u8]) -> io::Result<usize> {
-        self.sock.io(Interest::Write, |mut s| s.write(buf))
-    }
-
-    fn write_vectored_impl(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.sock
-            .io(Interest::Write, |mut s| s.write_vectored(bufs))
-    }
 }
 
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_impl(buf)
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.read_vectored_impl(bufs)
-    }
-}
-
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_impl(buf)
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.read_vectored_impl(bufs)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_impl(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.write_vectored_impl(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_impl(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.write_vectored_impl(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+stream_io_impls!(TcpStream);
 
 impl TcpListener {
     /// Creates a listener bound to `addr`, trying each address it resolves
