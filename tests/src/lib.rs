@@ -26,6 +26,10 @@
 //! The wrappers ([`JoinHandle`], [`Builder`], [`Thread`], [`ThreadId`],
 //! [`Scope`], [`ScopedJoinHandle`]) are enums over the std and the green
 //! types, so a scenario sees the same methods whichever side it runs on.
+//!
+//! Scenarios that use a std module by name (`sync::Mutex`, `fs::read`,
+//! `TcpStream`) are written once and compiled twice with [`std_and_green!`],
+//! once with std's imports and once with green's.
 #![forbid(unsafe_code)]
 
 use std::any::Any;
@@ -33,6 +37,8 @@ use std::fmt;
 use std::hash::Hash;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Which implementation a scenario runs against, and from where.
@@ -596,5 +602,259 @@ pub fn run_test_in_child(test: &str, env: &[(&str, &str)], limit: Duration) -> C
         status,
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// Writes each scenario once, compiles it twice — with std's imports and
+/// with green's — and runs it as three rstest cases (`case::std`,
+/// `case::green_plain`, `case::green_in_green`, see [`Flavor`]): the std
+/// build for [`Flavor::Std`], the green build for the two green flavors.
+/// The test function keeps the scenario's name. Expand it where `rstest` is
+/// a dependency (the test files).
+///
+/// **Inline scenarios.** Each `fn name(flavor) { body }` becomes a test; the
+/// body sees the file's items, the flavor under the given name, and the
+/// side's imports. Attributes before a `fn` go on the test function. The
+/// two builds allow unused imports and variables, deprecated items and
+/// clippy's default lints (the same body serves both sides).
+///
+/// ```ignore
+/// green_conformance::std_and_green! {
+///     std: { use std::sync; }
+///     green: { use green_sync as sync; }
+///
+///     fn counts(flavor) {
+///         let m = sync::Arc::new(sync::Mutex::new(0));
+///         let m2 = m.clone();
+///         flavor.spawn(move || *m2.lock().unwrap() += 1).join().unwrap();
+///         assert_eq!(*m.lock().unwrap(), 1);
+///     }
+/// }
+/// ```
+///
+/// **Scenario modules.** With `scenarios: some_macro!();`, the macro emits
+/// `mod std_api` and `mod green_api`, each holding the side's imports and
+/// an expansion of `some_macro!()` (the scenarios and their helpers, as
+/// `pub fn name() -> T` taking no flavor). Then each listed name becomes a
+/// test that runs `std_api::name` or `green_api::name` in the flavor's
+/// context. With `compare_outcomes`, a green case also runs the std
+/// scenario and asserts both returned values print the same with `{:?}`.
+///
+/// ```ignore
+/// macro_rules! scenarios {
+///     () => {
+///         pub fn loopback_bind() -> bool {
+///             UdpSocket::bind("127.0.0.1:0").is_ok()
+///         }
+///     };
+/// }
+/// green_conformance::std_and_green! {
+///     std: { use std::net::UdpSocket; }
+///     green: { use green::net::UdpSocket; }
+///     scenarios: scenarios!();
+///     compare_outcomes;
+///     tests: [loopback_bind]
+/// }
+/// ```
+#[macro_export]
+macro_rules! std_and_green {
+    (
+        std: $std:tt
+        green: $green:tt
+        scenarios: $scenarios:ident!();
+        compare_outcomes;
+        tests: [$($name:ident),* $(,)?]
+    ) => {
+        $crate::std_and_green!(@modules $std $green $scenarios);
+        $($crate::std_and_green!(@compare $name);)*
+    };
+    (
+        std: $std:tt
+        green: $green:tt
+        scenarios: $scenarios:ident!();
+        tests: [$($name:ident),* $(,)?]
+    ) => {
+        $crate::std_and_green!(@modules $std $green $scenarios);
+        $($crate::std_and_green!(@run $name);)*
+    };
+    (
+        std: $std:tt
+        green: $green:tt
+        $($(#[$meta:meta])* fn $name:ident($flavor:ident) $body:block)*
+    ) => {
+        $(
+            $crate::std_and_green!(@inline $std $green $(#[$meta])* fn $name($flavor) $body);
+        )*
+    };
+    (@modules { $($std:tt)* } { $($green:tt)* } $scenarios:ident) => {
+        mod std_api {
+            $($std)*
+            $scenarios!();
+        }
+        mod green_api {
+            $($green)*
+            $scenarios!();
+        }
+    };
+    (@run $name:ident) => {
+        $crate::std_and_green!(@test $name(flavor) {
+            flavor.run(if flavor.is_green() {
+                green_api::$name
+            } else {
+                std_api::$name
+            });
+        });
+    };
+    (@compare $name:ident) => {
+        $crate::std_and_green!(@test $name(flavor) {
+            let got = flavor.run(if flavor.is_green() {
+                green_api::$name
+            } else {
+                std_api::$name
+            });
+            // Scenarios that return an outcome must match std's.
+            if flavor.is_green() {
+                assert_eq!(format!("{got:?}"), format!("{:?}", std_api::$name()));
+            }
+        });
+    };
+    (@test $(#[$meta:meta])* $name:ident($flavor:ident) $body:block) => {
+        $(#[$meta])*
+        #[rstest::rstest]
+        #[case::std($crate::Flavor::Std)]
+        #[case::green_plain($crate::Flavor::GreenPlain)]
+        #[case::green_in_green($crate::Flavor::GreenInGreen)]
+        fn $name(#[case] $flavor: $crate::Flavor) $body
+    };
+    (
+        @inline { $($std:tt)* } { $($green:tt)* }
+        $(#[$meta:meta])* fn $name:ident($flavor:ident) $body:block
+    ) => {
+        $crate::std_and_green!(@test $(#[$meta])* $name(flavor) {
+            #[allow(unused_imports, unused_variables, deprecated, clippy::all)]
+            fn on_std($flavor: $crate::Flavor) {
+                $($std)*
+                $body
+            }
+            #[allow(unused_imports, unused_variables, deprecated, clippy::all)]
+            fn on_green($flavor: $crate::Flavor) {
+                $($green)*
+                $body
+            }
+            flavor.run(move || {
+                if flavor.is_green() {
+                    on_green(flavor)
+                } else {
+                    on_std(flavor)
+                }
+            });
+        });
+    };
+}
+
+/// How long the stack-budget scenario waits before calling a step hung.
+const BUDGET_HANG: Duration = Duration::from_secs(30);
+
+/// Spawns `n` green threads that each report in and then park until `go`.
+fn spawn_parked_green(
+    n: usize,
+    started: &Arc<AtomicUsize>,
+    go: &Arc<AtomicBool>,
+) -> Vec<green_core::thread::JoinHandle<usize>> {
+    (0..n)
+        .map(|i| {
+            let (started, go) = (started.clone(), go.clone());
+            green_core::thread::Builder::new()
+                .spawn(move || {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let begin = Instant::now();
+                    while !go.load(Ordering::SeqCst) && begin.elapsed() < BUDGET_HANG {
+                        green_core::thread::park_timeout(BUDGET_HANG);
+                    }
+                    i
+                })
+                .unwrap_or_else(|e| panic!("spawn {i} of {n} within the budget failed: {e}"))
+        })
+        .collect()
+}
+
+/// The stack-budget scenario, for a fresh process whose green stack budget
+/// the caller has just set to `budget` (with `runtime::set_stack_budget` or
+/// the `GREEN_MAX_STACKS` environment variable) before any spawn: past the
+/// budget, `Builder::spawn` returns `OutOfMemory` naming `vm.max_map_count`,
+/// `thread::spawn` and `Scope::spawn` panic with std's message, and once the
+/// green threads finish, spawning works again, in bulk too.
+///
+/// # Panics
+///
+/// If any of that does not hold, or a step hangs for 30 s.
+pub fn stack_budget_scenario(budget: usize) {
+    assert_eq!(green_core::runtime::stack_budget(), budget);
+
+    let started = Arc::new(AtomicUsize::new(0));
+    let go = Arc::new(AtomicBool::new(false));
+    let handles = spawn_parked_green(budget, &started, &go);
+    assert!(
+        eventually(Flavor::GreenPlain, BUDGET_HANG, || started
+            .load(Ordering::SeqCst)
+            == budget),
+        "only {} of {budget} green threads started",
+        started.load(Ordering::SeqCst)
+    );
+
+    // One more: an error, not a panic, not a hang.
+    let err = match green_core::thread::Builder::new().spawn(|| ()) {
+        Ok(h) => {
+            let _ = h.join();
+            panic!(
+                "Builder::spawn past a budget of {budget} succeeded (budget now reads {})",
+                green_core::runtime::stack_budget()
+            );
+        }
+        Err(e) => e,
+    };
+    assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
+    let text = err.to_string();
+    assert!(text.contains("vm.max_map_count"), "message: {text}");
+
+    // thread::spawn panics with std's message.
+    let msg = panic_message(|| green_core::thread::spawn(|| ()));
+    assert!(
+        msg.contains("failed to spawn thread"),
+        "panic message: {msg}"
+    );
+
+    // Scope::spawn too.
+    let msg = panic_message(|| green_core::thread::scope(|s| drop(s.spawn(|| ()))));
+    assert!(
+        msg.contains("failed to spawn thread"),
+        "scope panic message: {msg}"
+    );
+
+    // The budget held: the set value was not replaced behind our back.
+    assert_eq!(green_core::runtime::stack_budget(), budget);
+
+    // Release them all; every one finishes normally.
+    go.store(true, Ordering::SeqCst);
+    for (i, h) in handles.into_iter().enumerate() {
+        h.thread().unpark();
+        assert_eq!(h.join().unwrap(), i);
+    }
+
+    // And the process keeps working: spawning succeeds again, repeatedly
+    // and in bulk (up to the budget again).
+    for round in 0..3 {
+        let h = green_core::thread::Builder::new()
+            .spawn(move || round * 2)
+            .unwrap_or_else(|e| panic!("spawn after the green threads finished: {e}"));
+        assert_eq!(h.join().unwrap(), round * 2);
+    }
+    let started = Arc::new(AtomicUsize::new(0));
+    let go = Arc::new(AtomicBool::new(false));
+    let again = spawn_parked_green(budget, &started, &go);
+    go.store(true, Ordering::SeqCst);
+    for (i, h) in again.into_iter().enumerate() {
+        h.thread().unpark();
+        assert_eq!(h.join().unwrap(), i);
     }
 }

@@ -20,40 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use green_conformance::{assert_send_sync, Flavor};
-use rstest::rstest;
-
-/// One scenario, written once against a module alias `$fs` (`std::fs` or
-/// `green::fs`), run as three rstest cases. The body also gets the flavor
-/// (for spawning and sleeping on the matching side).
-macro_rules! fs_case {
-    ($(#[$meta:meta])* fn $name:ident($flavor:ident, $fs:ident) $body:block) => {
-        $(#[$meta])*
-        #[rstest]
-        #[case::std(Flavor::Std)]
-        #[case::green_plain(Flavor::GreenPlain)]
-        #[case::green_in_green(Flavor::GreenInGreen)]
-        fn $name(#[case] flavor: Flavor) {
-            #[allow(unused_variables)]
-            fn on_std($flavor: Flavor) {
-                use std::fs as $fs;
-                $body
-            }
-            #[allow(unused_variables)]
-            fn on_green($flavor: Flavor) {
-                use green::fs as $fs;
-                $body
-            }
-            flavor.run(move || {
-                if flavor.is_green() {
-                    on_green(flavor)
-                } else {
-                    on_std(flavor)
-                }
-            });
-        }
-    };
-}
+use green_conformance::assert_send_sync;
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create a temporary directory")
@@ -92,8 +59,11 @@ fn uncreatable_path() -> Option<PathBuf> {
 
 const O_EXCL: i32 = 0o200; // the same on every Linux architecture
 
-fs_case! {
-    fn open_missing_file_is_not_found(flavor, fs) {
+green_conformance::std_and_green! {
+    std: { use std::fs; }
+    green: { use green::fs; }
+
+    fn open_missing_file_is_not_found(flavor) {
         let dir = tempdir();
         assert_eq!(kind(fs::File::open(dir.path().join("missing"))), ErrorKind::NotFound);
         assert_eq!(
@@ -105,26 +75,20 @@ fs_case! {
             ErrorKind::NotFound
         );
     }
-}
 
-fs_case! {
-    fn open_through_a_file_is_not_a_directory(flavor, fs) {
+    fn open_through_a_file_is_not_a_directory(flavor) {
         let dir = tempdir();
         let file = dir.path().join("file");
         fs::write(&file, "x").unwrap();
         assert_eq!(kind(fs::File::open(file.join("child"))), ErrorKind::NotADirectory);
     }
-}
 
-fs_case! {
-    fn path_with_nul_byte_is_invalid_input(flavor, fs) {
+    fn path_with_nul_byte_is_invalid_input(flavor) {
         assert_eq!(kind(fs::File::open("bad\0name")), ErrorKind::InvalidInput);
         assert_eq!(kind(fs::File::create("bad\0name")), ErrorKind::InvalidInput);
     }
-}
 
-fs_case! {
-    fn create_write_then_read_back(flavor, fs) {
+    fn create_write_then_read_back(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         let mut f = fs::File::create(&path).unwrap();
@@ -148,10 +112,8 @@ fs_case! {
         assert_eq!(f.read_to_end(&mut bytes).unwrap(), 22);
         assert_eq!(bytes, b"prefix:hello world, 1 + 2 = 3");
     }
-}
 
-fs_case! {
-    fn writing_a_read_only_handle_fails_and_reading_a_write_only_one_too(flavor, fs) {
+    fn writing_a_read_only_handle_fails_and_reading_a_write_only_one_too(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         fs::write(&path, "abc").unwrap();
@@ -163,10 +125,8 @@ fs_case! {
         assert_eq!(e.raw_os_error(), Some(9), "EBADF, got {e:?}");
         assert_eq!(fs::read(&path).unwrap(), b"abc");
     }
-}
 
-fs_case! {
-    fn create_truncates_an_existing_file(flavor, fs) {
+    fn create_truncates_an_existing_file(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         fs::write(&path, "a long first version").unwrap();
@@ -175,10 +135,8 @@ fs_case! {
         drop(f);
         assert_eq!(fs::read_to_string(&path).unwrap(), "short");
     }
-}
 
-fs_case! {
-    fn create_new_refuses_an_existing_path(flavor, fs) {
+    fn create_new_refuses_an_existing_path(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         let mut f = fs::File::create_new(&path).unwrap();
@@ -199,10 +157,8 @@ fs_case! {
         assert_eq!(kind(fs::File::create_new(&link)), ErrorKind::AlreadyExists);
         assert_eq!(fs::read_to_string(&path).unwrap(), "first");
     }
-}
 
-fs_case! {
-    fn create_new_race_has_exactly_one_winner(flavor, fs) {
+    fn create_new_race_has_exactly_one_winner(flavor) {
         let dir = tempdir();
         for round in 0..5 {
             let path = Arc::new(dir.path().join(format!("contested-{round}")));
@@ -229,10 +185,8 @@ fs_case! {
             assert_eq!(fs::read(&*path).unwrap(), winners);
         }
     }
-}
 
-fs_case! {
-    fn open_options_append_and_truncate(flavor, fs) {
+    fn open_options_append_and_truncate(flavor) {
         let dir = tempdir();
         let path = dir.path().join("log");
         fs::write(&path, "one\n").unwrap();
@@ -249,10 +203,8 @@ fs_case! {
         let f = fs::OpenOptions::new().read(true).write(true).create(true).open(dir.path().join("new")).unwrap();
         assert!(f.metadata().unwrap().is_file());
     }
-}
 
-fs_case! {
-    fn invalid_option_combinations_are_invalid_input(flavor, fs) {
+    fn invalid_option_combinations_are_invalid_input(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         fs::write(&path, "x").unwrap();
@@ -265,10 +217,8 @@ fs_case! {
         assert_eq!(kind(fs::OpenOptions::new().append(true).truncate(true).open(&path)), ErrorKind::InvalidInput);
         assert_eq!(fs::read(&path).unwrap(), b"x");
     }
-}
 
-fs_case! {
-    fn open_options_ext_mode_and_custom_flags(flavor, fs) {
+    fn open_options_ext_mode_and_custom_flags(flavor) {
         let dir = tempdir();
         let path = dir.path().join("private");
         let f = fs::OpenOptions::new().write(true).create(true).mode(0o600).open(&path).unwrap();
@@ -283,10 +233,8 @@ fs_case! {
         let copy = opts.clone();
         assert!(format!("{copy:?}").contains("OpenOptions"));
     }
-}
 
-fs_case! {
-    fn seeking_past_the_end_reads_nothing_and_writing_there_leaves_a_hole(flavor, fs) {
+    fn seeking_past_the_end_reads_nothing_and_writing_there_leaves_a_hole(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         let mut f = fs::File::create_new(&path).unwrap();
@@ -310,10 +258,8 @@ fs_case! {
         assert_eq!(kind(f.seek(SeekFrom::End(-100))), ErrorKind::InvalidInput);
         assert_eq!(f.stream_position().unwrap(), 17);
     }
-}
 
-fs_case! {
-    fn short_reads_and_read_exact_past_the_end(flavor, fs) {
+    fn short_reads_and_read_exact_past_the_end(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         fs::write(&path, b"abcdefghij").unwrap();
@@ -344,10 +290,8 @@ fs_case! {
         f.read_exact(&mut []).unwrap();
         assert_eq!(f.stream_position().unwrap(), 6);
     }
-}
 
-fs_case! {
-    fn vectored_reads_and_writes(flavor, fs) {
+    fn vectored_reads_and_writes(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         let mut f = fs::File::create_new(&path).unwrap();
@@ -371,10 +315,8 @@ fs_case! {
         assert_eq!((&*shared).stream_position().unwrap(), 9);
         assert_eq!(fs::read(&path).unwrap(), b"abcdefgh!");
     }
-}
 
-fs_case! {
-    fn reading_a_directory_as_a_file_is_is_a_directory(flavor, fs) {
+    fn reading_a_directory_as_a_file_is_is_a_directory(flavor) {
         let dir = tempdir();
         // Opening read-only succeeds on Linux; reading fails.
         let mut d = fs::File::open(dir.path()).unwrap();
@@ -390,10 +332,8 @@ fs_case! {
         assert_eq!(kind(fs::read(dir.path())), ErrorKind::IsADirectory);
         assert_eq!(kind(fs::read_to_string(dir.path())), ErrorKind::IsADirectory);
     }
-}
 
-fs_case! {
-    fn read_to_string_of_invalid_utf8_is_invalid_data_and_appends_nothing(flavor, fs) {
+    fn read_to_string_of_invalid_utf8_is_invalid_data_and_appends_nothing(flavor) {
         let dir = tempdir();
         let path = dir.path().join("bytes");
         fs::write(&path, [b'o', b'k', 0xff, 0xfe]).unwrap();
@@ -404,10 +344,8 @@ fs_case! {
         // The bytes were consumed all the same.
         assert_eq!(f.stream_position().unwrap(), 4);
     }
-}
 
-fs_case! {
-    fn sync_set_len_and_metadata(flavor, fs) {
+    fn sync_set_len_and_metadata(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         let mut f = fs::File::create(&path).unwrap();
@@ -431,10 +369,8 @@ fs_case! {
         assert_eq!(kind(ro.set_len(1)), ErrorKind::InvalidInput);
         assert_eq!(fs::metadata(&path).unwrap().len(), 4096);
     }
-}
 
-fs_case! {
-    fn permissions_and_times(flavor, fs) {
+    fn permissions_and_times(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         let f = fs::File::create(&path).unwrap();
@@ -454,10 +390,8 @@ fs_case! {
         assert_eq!(meta.modified().unwrap(), later);
         assert_eq!(meta.accessed().unwrap(), later);
     }
-}
 
-fs_case! {
-    fn try_clone_shares_the_cursor_and_outlives_the_original(flavor, fs) {
+    fn try_clone_shares_the_cursor_and_outlives_the_original(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         let mut f = fs::File::create_new(&path).unwrap();
@@ -470,10 +404,8 @@ fs_case! {
         clone.sync_all().unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"abcdef");
     }
-}
 
-fs_case! {
-    fn try_lock_conflicts(flavor, fs) {
+    fn try_lock_conflicts(flavor) {
         let dir = tempdir();
         let path = dir.path().join("lock");
         let a = fs::File::create(&path).unwrap();
@@ -497,10 +429,8 @@ fs_case! {
         b.lock_shared().unwrap();
         b.unlock().unwrap();
     }
-}
 
-fs_case! {
-    fn blocking_lock_waits_for_the_holder(flavor, fs) {
+    fn blocking_lock_waits_for_the_holder(flavor) {
         let dir = tempdir();
         let path = dir.path().join("lock");
         let holder = fs::File::create(&path).unwrap();
@@ -520,10 +450,8 @@ fs_case! {
         holder.unlock().unwrap();
         assert!(waiter.join().unwrap(), "the waiter got the lock before it was released");
     }
-}
 
-fs_case! {
-    fn positioned_io_leaves_the_cursor_alone(flavor, fs) {
+    fn positioned_io_leaves_the_cursor_alone(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         let f = fs::File::create_new(&path).unwrap();
@@ -543,10 +471,8 @@ fs_case! {
         assert_eq!(f.read_at(&mut buf, 100).unwrap(), 0);
         assert_eq!((&f).stream_position().unwrap(), 0);
     }
-}
 
-fs_case! {
-    fn fd_conversions_keep_descriptor_and_cursor(flavor, fs) {
+    fn fd_conversions_keep_descriptor_and_cursor(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         fs::write(&path, "0123456789").unwrap();
@@ -575,10 +501,8 @@ fs_case! {
         assert!(debug.contains(&format!("fd: {raw}")), "{debug}");
         assert!(debug.contains("read: true"), "{debug}");
     }
-}
 
-fs_case! {
-    fn a_file_becomes_a_child_process_stdin(flavor, fs) {
+    fn a_file_becomes_a_child_process_stdin(flavor) {
         let dir = tempdir();
         let path = dir.path().join("input");
         fs::write(&path, "fed through stdin").unwrap();
@@ -590,19 +514,15 @@ fs_case! {
         assert!(out.status.success());
         assert_eq!(out.stdout, b"fed through stdin");
     }
-}
 
-fs_case! {
-    fn permission_denied_even_for_root(flavor, fs) {
+    fn permission_denied_even_for_root(flavor) {
         if let Some(path) = uncreatable_path() {
             assert_eq!(kind(fs::File::create(&path)), ErrorKind::PermissionDenied);
             assert_eq!(kind(fs::File::create_new(&path)), ErrorKind::PermissionDenied);
         }
     }
-}
 
-fs_case! {
-    fn permission_denied_by_mode_bits(flavor, fs) {
+    fn permission_denied_by_mode_bits(flavor) {
         if running_as_root() {
             println!("skipped: running as root (euid 0), which permission bits do not stop");
             return;

@@ -7,40 +7,6 @@ use std::io::{self, ErrorKind};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
-use green_conformance::Flavor;
-use rstest::rstest;
-
-/// One scenario, written once against a module alias `$fs` (`std::fs` or
-/// `green::fs`), run as three rstest cases.
-macro_rules! fs_case {
-    ($(#[$meta:meta])* fn $name:ident($flavor:ident, $fs:ident) $body:block) => {
-        $(#[$meta])*
-        #[rstest]
-        #[case::std(Flavor::Std)]
-        #[case::green_plain(Flavor::GreenPlain)]
-        #[case::green_in_green(Flavor::GreenInGreen)]
-        fn $name(#[case] flavor: Flavor) {
-            #[allow(unused_variables)]
-            fn on_std($flavor: Flavor) {
-                use std::fs as $fs;
-                $body
-            }
-            #[allow(unused_variables)]
-            fn on_green($flavor: Flavor) {
-                use green::fs as $fs;
-                $body
-            }
-            flavor.run(move || {
-                if flavor.is_green() {
-                    on_green(flavor)
-                } else {
-                    on_std(flavor)
-                }
-            });
-        }
-    };
-}
-
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create a temporary directory")
 }
@@ -66,8 +32,11 @@ fn uncreatable_dir() -> Option<PathBuf> {
     }
 }
 
-fs_case! {
-    fn read_write_and_read_to_string(flavor, fs) {
+green_conformance::std_and_green! {
+    std: { use std::fs; }
+    green: { use green::fs; }
+
+    fn read_write_and_read_to_string(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         fs::write(&path, b"first").unwrap();
@@ -89,10 +58,8 @@ fs_case! {
         assert_eq!(kind(fs::write(dir.path(), "x")), ErrorKind::IsADirectory);
         assert_eq!(kind(fs::read("nul\0byte")), ErrorKind::InvalidInput);
     }
-}
 
-fs_case! {
-    fn metadata_follows_symlinks_and_symlink_metadata_does_not(flavor, fs) {
+    fn metadata_follows_symlinks_and_symlink_metadata_does_not(flavor) {
         let dir = tempdir();
         let target = dir.path().join("target");
         fs::write(&target, "12345").unwrap();
@@ -112,10 +79,8 @@ fs_case! {
         assert_eq!(kind(fs::metadata(&link)), ErrorKind::NotFound);
         assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
     }
-}
 
-fs_case! {
-    fn create_dir_and_create_dir_all(flavor, fs) {
+    fn create_dir_and_create_dir_all(flavor) {
         let dir = tempdir();
         let one = dir.path().join("one");
         fs::create_dir(&one).unwrap();
@@ -129,10 +94,8 @@ fs_case! {
         assert_eq!(kind(fs::create_dir(&file)), ErrorKind::AlreadyExists);
         assert_eq!(kind(fs::create_dir_all(file.join("below"))), ErrorKind::NotADirectory);
     }
-}
 
-fs_case! {
-    fn remove_file_remove_dir_and_remove_dir_all(flavor, fs) {
+    fn remove_file_remove_dir_and_remove_dir_all(flavor) {
         let dir = tempdir();
         let file = dir.path().join("file");
         fs::write(&file, "x").unwrap();
@@ -154,10 +117,8 @@ fs_case! {
         fs::remove_dir_all(&sub).unwrap();
         assert!(!fs::exists(&sub).unwrap());
     }
-}
 
-fs_case! {
-    fn rename_moves_and_replaces(flavor, fs) {
+    fn rename_moves_and_replaces(flavor) {
         let dir = tempdir();
         let a = dir.path().join("a");
         let b = dir.path().join("b");
@@ -180,10 +141,8 @@ fs_case! {
         fs::rename(&d1, &d2).unwrap();
         assert!(!fs::exists(&d1).unwrap());
     }
-}
 
-fs_case! {
-    fn copy_copies_contents_and_permissions(flavor, fs) {
+    fn copy_copies_contents_and_permissions(flavor) {
         let dir = tempdir();
         let from = dir.path().join("from");
         let to = dir.path().join("to");
@@ -199,10 +158,8 @@ fs_case! {
         assert_eq!(kind(fs::copy(dir.path(), &to)), ErrorKind::InvalidInput);
         assert_eq!(kind(fs::copy(&from, dir.path().join("no/parent"))), ErrorKind::NotFound);
     }
-}
 
-fs_case! {
-    fn hard_link_read_link_and_canonicalize(flavor, fs) {
+    fn hard_link_read_link_and_canonicalize(flavor) {
         let dir = tempdir();
         let original = dir.path().join("original");
         fs::write(&original, "x").unwrap();
@@ -231,10 +188,8 @@ fs_case! {
         );
         assert_eq!(kind(fs::canonicalize(dir.path().join("missing"))), ErrorKind::NotFound);
     }
-}
 
-fs_case! {
-    fn set_permissions_and_exists(flavor, fs) {
+    fn set_permissions_and_exists(flavor) {
         let dir = tempdir();
         let path = dir.path().join("data");
         fs::write(&path, "x").unwrap();
@@ -253,10 +208,8 @@ fs_case! {
         // A path through a file is an error, not `false`.
         assert_eq!(kind(fs::exists(path.join("below"))), ErrorKind::NotADirectory);
     }
-}
 
-fs_case! {
-    fn permission_denied_even_for_root(flavor, fs) {
+    fn permission_denied_even_for_root(flavor) {
         if let Some(dir) = uncreatable_dir() {
             let target = dir.join("green-fs-conformance-probe");
             assert_eq!(kind(fs::create_dir(&target)), ErrorKind::PermissionDenied);

@@ -7,39 +7,7 @@ use std::ffi::OsString;
 use std::io::{self, ErrorKind};
 use std::os::unix::fs::{DirBuilderExt, DirEntryExt, MetadataExt, PermissionsExt};
 
-use green_conformance::{assert_send_sync, Flavor};
-use rstest::rstest;
-
-/// One scenario, written once against a module alias `$fs` (`std::fs` or
-/// `green::fs`), run as three rstest cases.
-macro_rules! fs_case {
-    ($(#[$meta:meta])* fn $name:ident($flavor:ident, $fs:ident) $body:block) => {
-        $(#[$meta])*
-        #[rstest]
-        #[case::std(Flavor::Std)]
-        #[case::green_plain(Flavor::GreenPlain)]
-        #[case::green_in_green(Flavor::GreenInGreen)]
-        fn $name(#[case] flavor: Flavor) {
-            #[allow(unused_variables)]
-            fn on_std($flavor: Flavor) {
-                use std::fs as $fs;
-                $body
-            }
-            #[allow(unused_variables)]
-            fn on_green($flavor: Flavor) {
-                use green::fs as $fs;
-                $body
-            }
-            flavor.run(move || {
-                if flavor.is_green() {
-                    on_green(flavor)
-                } else {
-                    on_std(flavor)
-                }
-            });
-        }
-    };
-}
+use green_conformance::assert_send_sync;
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create a temporary directory")
@@ -49,8 +17,11 @@ fn kind<T: std::fmt::Debug>(r: io::Result<T>) -> ErrorKind {
     r.expect_err("expected an error").kind()
 }
 
-fs_case! {
-    fn read_dir_yields_every_entry_once_across_batches(flavor, fs) {
+green_conformance::std_and_green! {
+    std: { use std::fs; }
+    green: { use green::fs; }
+
+    fn read_dir_yields_every_entry_once_across_batches(flavor) {
         let dir = tempdir();
         // More entries than one batch, plus a directory and a symlink.
         let mut expected = BTreeSet::new();
@@ -89,20 +60,16 @@ fs_case! {
         assert_eq!(seen, expected);
         assert_eq!((files, dirs, links), (700, 1, 1));
     }
-}
 
-fs_case! {
-    fn read_dir_of_an_empty_directory_ends_and_stays_ended(flavor, fs) {
+    fn read_dir_of_an_empty_directory_ends_and_stays_ended(flavor) {
         let dir = tempdir();
         let mut it = fs::read_dir(dir.path()).unwrap();
         assert!(it.next().is_none());
         assert!(it.next().is_none());
         assert!(format!("{it:?}").contains("ReadDir"));
     }
-}
 
-fs_case! {
-    fn read_dir_errors(flavor, fs) {
+    fn read_dir_errors(flavor) {
         let dir = tempdir();
         assert_eq!(kind(fs::read_dir(dir.path().join("missing"))), ErrorKind::NotFound);
         let file = dir.path().join("file");
@@ -110,10 +77,8 @@ fs_case! {
         assert_eq!(kind(fs::read_dir(&file)), ErrorKind::NotADirectory);
         assert_eq!(kind(fs::read_dir("bad\0path")), ErrorKind::InvalidInput);
     }
-}
 
-fs_case! {
-    fn entry_metadata_of_a_removed_entry_is_not_found(flavor, fs) {
+    fn entry_metadata_of_a_removed_entry_is_not_found(flavor) {
         let dir = tempdir();
         std::fs::write(dir.path().join("gone"), "x").unwrap();
         let entry = fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap();
@@ -122,10 +87,8 @@ fs_case! {
         assert_eq!(entry.file_name(), "gone");
         assert!(format!("{entry:?}").contains("gone"));
     }
-}
 
-fs_case! {
-    fn dir_builder_plain_and_recursive(flavor, fs) {
+    fn dir_builder_plain_and_recursive(flavor) {
         let dir = tempdir();
         let one = dir.path().join("one");
         fs::DirBuilder::new().create(&one).unwrap();
@@ -143,10 +106,8 @@ fs_case! {
         assert_eq!(kind(fs::DirBuilder::new().create(file.join("sub"))), ErrorKind::NotADirectory);
         assert_eq!(kind(fs::DirBuilder::new().create("bad\0dir")), ErrorKind::InvalidInput);
     }
-}
 
-fs_case! {
-    fn dir_builder_ext_mode(flavor, fs) {
+    fn dir_builder_ext_mode(flavor) {
         let dir = tempdir();
         let private = dir.path().join("private");
         fs::DirBuilder::new().mode(0o700).create(&private).unwrap();

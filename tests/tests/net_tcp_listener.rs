@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use green_conformance::{assert_send_sync, Flavor};
-use rstest::rstest;
+use green_conformance::assert_send_sync;
 
 macro_rules! scenarios {
     () => {
@@ -159,47 +158,29 @@ macro_rules! scenarios {
     };
 }
 
-mod std_api {
-    use std::net::{TcpListener, TcpStream};
-    use std::thread;
-    scenarios!();
+green_conformance::std_and_green! {
+    std: {
+        use std::net::{TcpListener, TcpStream};
+        use std::thread;
+    }
+    green: {
+        use green::net::{TcpListener, TcpStream};
+        use green::thread;
+    }
+    scenarios: scenarios!();
+    compare_outcomes;
+    tests: [
+        accept_reports_the_peer,
+        address_in_use,
+        bind_tries_each_address_in_order,
+        rebind_after_time_wait,
+        incoming_yields_each_connection,
+        nonblocking_accept,
+        clones_accept_from_two_threads,
+        options_and_debug,
+        ipv6_loopback_if_available,
+    ]
 }
-
-mod green_api {
-    use green::net::{TcpListener, TcpStream};
-    use green::thread;
-    scenarios!();
-}
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[rstest]
-            #[case::std(Flavor::Std)]
-            #[case::green_plain(Flavor::GreenPlain)]
-            #[case::green_in_green(Flavor::GreenInGreen)]
-            fn $name(#[case] flavor: Flavor) {
-                let got = flavor.run(if flavor.is_green() { green_api::$name } else { std_api::$name });
-                // Scenarios that return an outcome must match std's.
-                if flavor.is_green() {
-                    assert_eq!(format!("{got:?}"), format!("{:?}", std_api::$name()));
-                }
-            }
-        )*
-    };
-}
-
-conformance!(
-    accept_reports_the_peer,
-    address_in_use,
-    bind_tries_each_address_in_order,
-    rebind_after_time_wait,
-    incoming_yields_each_connection,
-    nonblocking_accept,
-    clones_accept_from_two_threads,
-    options_and_debug,
-    ipv6_loopback_if_available,
-);
 
 // ---- green only -------------------------------------------------------------
 

@@ -9,8 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use green_conformance::{assert_not_early, assert_send_sync, Flavor};
-use rstest::rstest;
+use green_conformance::{assert_not_early, assert_send_sync};
 
 macro_rules! scenarios {
     () => {
@@ -426,54 +425,39 @@ macro_rules! scenarios {
     };
 }
 
-mod std_api {
-    use std::net::{TcpListener, TcpStream};
-    use std::thread;
-    scenarios!();
+green_conformance::std_and_green! {
+    std: {
+        use std::net::{TcpListener, TcpStream};
+        use std::thread;
+    }
+    green: {
+        use green::net::{TcpListener, TcpStream};
+        use green::thread;
+    }
+    scenarios: scenarios!();
+    tests: [
+        echo_both_ways,
+        connect_refused,
+        connect_tries_each_address_in_order,
+        connect_timeout_zero_and_success,
+        connect_timeout_expires,
+        read_after_peer_close_is_zero,
+        write_after_peer_close_fails_without_sigpipe,
+        read_timeout_expires_with_would_block,
+        zero_timeouts_are_invalid_input,
+        write_timeout_expires_with_would_block,
+        peek_does_not_consume,
+        shutdown_write_gives_peer_eof,
+        shutdown_read_and_both,
+        shutdown_wakes_blocked_reader,
+        nonblocking_mode,
+        clones_read_and_write_at_once,
+        vectored_io,
+        options,
+        zero_length_read_and_write,
+        owned_fd_round_trip,
+    ]
 }
-
-mod green_api {
-    use green::net::{TcpListener, TcpStream};
-    use green::thread;
-    scenarios!();
-}
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[rstest]
-            #[case::std(Flavor::Std)]
-            #[case::green_plain(Flavor::GreenPlain)]
-            #[case::green_in_green(Flavor::GreenInGreen)]
-            fn $name(#[case] flavor: Flavor) {
-                flavor.run(if flavor.is_green() { green_api::$name } else { std_api::$name });
-            }
-        )*
-    };
-}
-
-conformance!(
-    echo_both_ways,
-    connect_refused,
-    connect_tries_each_address_in_order,
-    connect_timeout_zero_and_success,
-    connect_timeout_expires,
-    read_after_peer_close_is_zero,
-    write_after_peer_close_fails_without_sigpipe,
-    read_timeout_expires_with_would_block,
-    zero_timeouts_are_invalid_input,
-    write_timeout_expires_with_would_block,
-    peek_does_not_consume,
-    shutdown_write_gives_peer_eof,
-    shutdown_read_and_both,
-    shutdown_wakes_blocked_reader,
-    nonblocking_mode,
-    clones_read_and_write_at_once,
-    vectored_io,
-    options,
-    zero_length_read_and_write,
-    owned_fd_round_trip,
-);
 
 // ---- green only -------------------------------------------------------------
 

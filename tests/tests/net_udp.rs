@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use green_conformance::{assert_send_sync, Flavor};
-use rstest::rstest;
+use green_conformance::assert_send_sync;
 
 macro_rules! scenarios {
     () => {
@@ -207,46 +206,29 @@ macro_rules! scenarios {
     };
 }
 
-mod std_api {
-    use std::net::UdpSocket;
-    use std::thread;
-    scenarios!();
+green_conformance::std_and_green! {
+    std: {
+        use std::net::UdpSocket;
+        use std::thread;
+    }
+    green: {
+        use green::net::UdpSocket;
+        use green::thread;
+    }
+    scenarios: scenarios!();
+    compare_outcomes;
+    tests: [
+        send_to_and_recv_from,
+        truncation_drops_the_rest,
+        peek_from_does_not_consume,
+        connected_send_recv_and_refused,
+        connect_and_send_to_address_lists,
+        read_timeout_and_zero_timeout,
+        nonblocking_mode,
+        too_large_datagram,
+        options,
+    ]
 }
-
-mod green_api {
-    use green::net::UdpSocket;
-    use green::thread;
-    scenarios!();
-}
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[rstest]
-            #[case::std(Flavor::Std)]
-            #[case::green_plain(Flavor::GreenPlain)]
-            #[case::green_in_green(Flavor::GreenInGreen)]
-            fn $name(#[case] flavor: Flavor) {
-                let got = flavor.run(if flavor.is_green() { green_api::$name } else { std_api::$name });
-                if flavor.is_green() {
-                    assert_eq!(format!("{got:?}"), format!("{:?}", std_api::$name()));
-                }
-            }
-        )*
-    };
-}
-
-conformance!(
-    send_to_and_recv_from,
-    truncation_drops_the_rest,
-    peek_from_does_not_consume,
-    connected_send_recv_and_refused,
-    connect_and_send_to_address_lists,
-    read_timeout_and_zero_timeout,
-    nonblocking_mode,
-    too_large_datagram,
-    options,
-);
 
 // ---- green only -------------------------------------------------------------
 

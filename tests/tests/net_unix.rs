@@ -5,8 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use green_conformance::{assert_send_sync, Flavor};
-use rstest::rstest;
+use green_conformance::assert_send_sync;
 
 macro_rules! scenarios {
     () => {
@@ -264,44 +263,29 @@ macro_rules! scenarios {
     };
 }
 
-mod std_api {
-    use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
-    use std::thread;
-    scenarios!();
+green_conformance::std_and_green! {
+    std: {
+        use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+        use std::thread;
+    }
+    green: {
+        use green::net::unix::{UnixDatagram, UnixListener, UnixStream};
+        use green::thread;
+    }
+    scenarios: scenarios!();
+    tests: [
+        stream_echo_over_a_path,
+        connect_errors,
+        bind_address_in_use,
+        abstract_names,
+        pair_peer_close_and_broken_pipe,
+        timeouts_and_nonblocking,
+        shutdown_directions_and_wakeup,
+        listener_nonblocking_incoming_and_clone,
+        datagrams,
+        datagram_receiver_blocked_on_another_thread,
+    ]
 }
-
-mod green_api {
-    use green::net::unix::{UnixDatagram, UnixListener, UnixStream};
-    use green::thread;
-    scenarios!();
-}
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[rstest]
-            #[case::std(Flavor::Std)]
-            #[case::green_plain(Flavor::GreenPlain)]
-            #[case::green_in_green(Flavor::GreenInGreen)]
-            fn $name(#[case] flavor: Flavor) {
-                flavor.run(if flavor.is_green() { green_api::$name } else { std_api::$name });
-            }
-        )*
-    };
-}
-
-conformance!(
-    stream_echo_over_a_path,
-    connect_errors,
-    bind_address_in_use,
-    abstract_names,
-    pair_peer_close_and_broken_pipe,
-    timeouts_and_nonblocking,
-    shutdown_directions_and_wakeup,
-    listener_nonblocking_incoming_and_clone,
-    datagrams,
-    datagram_receiver_blocked_on_another_thread,
-);
 
 // ---- green only -------------------------------------------------------------
 

@@ -5,44 +5,12 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use green_conformance::{assert_send_sync, Flavor, Rng};
-use rstest::rstest;
+use green_conformance::{assert_send_sync, Rng};
 
-/// Writes each scenario once against a module alias `sync` (`std::sync` or
-/// `green_sync`) and runs it as three rstest cases.
-macro_rules! conformance {
-    ($(fn $name:ident($flavor:ident) $body:block)*) => {
-        #[allow(unused_imports, clippy::all)]
-        mod on_std {
-            use super::*;
-            use std::sync;
-            $(pub fn $name($flavor: Flavor) $body)*
-        }
-        #[allow(unused_imports, clippy::all)]
-        mod on_green {
-            use super::*;
-            use green_sync as sync;
-            $(pub fn $name($flavor: Flavor) $body)*
-        }
-        $(
-            #[rstest]
-            #[case::std(Flavor::Std)]
-            #[case::green_plain(Flavor::GreenPlain)]
-            #[case::green_in_green(Flavor::GreenInGreen)]
-            fn $name(#[case] flavor: Flavor) {
-                flavor.run(move || {
-                    if flavor.is_green() {
-                        on_green::$name(flavor)
-                    } else {
-                        on_std::$name(flavor)
-                    }
-                });
-            }
-        )*
-    };
-}
+green_conformance::std_and_green! {
+    std: { use std::sync; }
+    green: { use green_sync as sync; }
 
-conformance! {
     fn readers_share_writers_exclude(flavor) {
         let lock = sync::Arc::new(sync::RwLock::new(0u32));
         let r1 = lock.read().unwrap();

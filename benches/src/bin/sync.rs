@@ -20,8 +20,9 @@
 //! Every system gets 2 worker threads (the machine's cores) unless the
 //! scenario says one.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
+
+use green_benches::best;
 
 const SCENARIOS: [&str; 7] = [
     "uncontended",
@@ -40,35 +41,15 @@ const TRIPS_LOCAL: u64 = 500_000;
 const TRIPS_REMOTE: u64 = 50_000;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() == 3 {
-        println!("RESULT {}", run(&args[1], &args[2]));
+    if green_benches::run_cell_from_args(run) {
         return;
     }
-    let exe = std::env::current_exe().expect("own path");
     println!(
         "cores = {}",
         std::thread::available_parallelism().map_or(1, usize::from)
     );
     println!();
-    println!("| scenario | green | std | tokio | may |");
-    println!("|---|---|---|---|---|");
-    for scenario in SCENARIOS {
-        let mut row = format!("| {scenario} |");
-        for system in SYSTEMS {
-            let out = Command::new(&exe)
-                .args([scenario, system])
-                .output()
-                .expect("run child");
-            let text = String::from_utf8_lossy(&out.stdout);
-            let cell = match text.lines().find_map(|l| l.strip_prefix("RESULT ")) {
-                Some(r) => r.to_string(),
-                None => format!("failed ({})", out.status),
-            };
-            row.push_str(&format!(" {cell} |"));
-        }
-        println!("{row}");
-    }
+    green_benches::print_table(&SCENARIOS, &SYSTEMS, &["green", "std", "tokio", "may"]);
 }
 
 fn run(scenario: &str, system: &str) -> String {
@@ -114,11 +95,6 @@ fn per_op(elapsed: Duration, ops: u64) -> String {
 
 fn mops(elapsed: Duration, ops: u64) -> String {
     format!("{:.1} M ops/s", ops as f64 / elapsed.as_secs_f64() / 1e6)
-}
-
-/// Best of `reps` runs of `f` (each returns its own elapsed time).
-fn best(reps: usize, mut f: impl FnMut() -> Duration) -> Duration {
-    (0..reps).map(|_| f()).min().unwrap_or_default()
 }
 
 mod greenb {

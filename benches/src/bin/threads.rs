@@ -18,10 +18,11 @@
 //! 2.1 × N + 10,000 for N live green threads; with less, green and may runs
 //! are cut to what the kernel allows and the table says so.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use green_benches::best;
 
 const SCENARIOS: [&str; 7] = [
     "spawn", "yield", "park1", "park2", "sleep", "sleepw", "idle",
@@ -54,13 +55,9 @@ fn status_kib(field: &str) -> usize {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() == 3 {
-        let line = run(&args[1], &args[2]);
-        println!("RESULT {line}");
+    if green_benches::run_cell_from_args(run) {
         return;
     }
-    let exe = std::env::current_exe().expect("own path");
     println!(
         "N = {} (std: {}), vm.max_map_count = {}, green stack budget = {}, cores = {}",
         n_tasks(),
@@ -70,24 +67,11 @@ fn main() {
         std::thread::available_parallelism().map_or(1, usize::from),
     );
     println!();
-    println!("| scenario | green | std threads | tokio | may |");
-    println!("|---|---|---|---|---|");
-    for scenario in SCENARIOS {
-        let mut row = format!("| {scenario} |");
-        for system in SYSTEMS {
-            let out = Command::new(&exe)
-                .args([scenario, system])
-                .output()
-                .expect("run child");
-            let text = String::from_utf8_lossy(&out.stdout);
-            let cell = match text.lines().find_map(|l| l.strip_prefix("RESULT ")) {
-                Some(r) => r.to_string(),
-                None => format!("failed ({})", out.status),
-            };
-            row.push_str(&format!(" {cell} |"));
-        }
-        println!("{row}");
-    }
+    green_benches::print_table(
+        &SCENARIOS,
+        &SYSTEMS,
+        &["green", "std threads", "tokio", "may"],
+    );
 }
 
 fn run(scenario: &str, system: &str) -> String {
@@ -146,6 +130,28 @@ fn idle_result(n: usize, before_kib: usize, after_kib: usize) -> String {
     s
 }
 
+/// Resident memory per idle task: starts `n` tasks with `spawn(parked,
+/// release)` (each must count itself in `parked`, then park until `release`
+/// is set), reads RSS before the first spawn and once all `n` are parked,
+/// then sets `release` and hands each handle to `wake_and_join`.
+fn idle_per_task<H>(
+    n: usize,
+    mut spawn: impl FnMut(Arc<AtomicUsize>, Arc<AtomicBool>) -> H,
+    wake_and_join: impl FnMut(H),
+) -> String {
+    let parked = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(AtomicBool::new(false));
+    let before = status_kib("VmRSS:");
+    let handles: Vec<H> = (0..n)
+        .map(|_| spawn(parked.clone(), release.clone()))
+        .collect();
+    wait_count(&parked, n);
+    let after = status_kib("VmRSS:");
+    release.store(true, Ordering::Release);
+    handles.into_iter().for_each(wake_and_join);
+    idle_result(n, before, after)
+}
+
 /// Waits until `count` reaches `n` without burning a core.
 fn wait_count(count: &AtomicUsize, n: usize) {
     while count.load(Ordering::Acquire) < n {
@@ -170,8 +176,7 @@ mod green {
 
     pub fn spawn() -> String {
         let (n, note) = fit(n_tasks());
-        let mut best = Duration::MAX;
-        for _ in 0..4 {
+        let best = best(4, || {
             let start = Instant::now();
             let handles: Vec<_> = (0..n).map(|i| thread::spawn(move || i)).collect();
             let mut sum = 0usize;
@@ -179,8 +184,8 @@ mod green {
                 sum += h.join().expect("join");
             }
             assert_eq!(sum, n * (n - 1) / 2);
-            best = best.min(start.elapsed());
-        }
+            start.elapsed()
+        });
         per_op(best, n as u64) + note
     }
 
@@ -270,29 +275,21 @@ mod green {
 
     pub fn idle() -> String {
         let (n, _) = fit(n_tasks());
-        let parked = Arc::new(AtomicUsize::new(0));
-        let release = Arc::new(AtomicBool::new(false));
-        let before = status_kib("VmRSS:");
-        let handles: Vec<_> = (0..n)
-            .map(|_| {
-                let parked = parked.clone();
-                let release = release.clone();
+        idle_per_task(
+            n,
+            |parked, release| {
                 thread::spawn(move || {
                     parked.fetch_add(1, Ordering::AcqRel);
                     while !release.load(Ordering::Acquire) {
                         thread::park();
                     }
                 })
-            })
-            .collect();
-        wait_count(&parked, n);
-        let after = status_kib("VmRSS:");
-        release.store(true, Ordering::Release);
-        for h in handles {
-            h.thread().unpark();
-            h.join().expect("join");
-        }
-        idle_result(n, before, after)
+            },
+            |h| {
+                h.thread().unpark();
+                h.join().expect("join");
+            },
+        )
     }
 }
 
@@ -363,13 +360,9 @@ mod stdt {
 
     pub fn idle() -> String {
         let n = n_std();
-        let parked = Arc::new(AtomicUsize::new(0));
-        let release = Arc::new(AtomicBool::new(false));
-        let before = status_kib("VmRSS:");
-        let handles: Vec<_> = (0..n)
-            .map(|_| {
-                let parked = parked.clone();
-                let release = release.clone();
+        idle_per_task(
+            n,
+            |parked, release| {
                 thread::Builder::new()
                     .stack_size(STACK)
                     .spawn(move || {
@@ -379,16 +372,12 @@ mod stdt {
                         }
                     })
                     .expect("spawn")
-            })
-            .collect();
-        wait_count(&parked, n);
-        let after = status_kib("VmRSS:");
-        release.store(true, Ordering::Release);
-        for h in handles {
-            h.thread().unpark();
-            h.join().expect("join");
-        }
-        idle_result(n, before, after)
+            },
+            |h| {
+                h.thread().unpark();
+                h.join().expect("join");
+            },
+        )
     }
 }
 
@@ -538,8 +527,7 @@ mod mayb {
     pub fn spawn() -> String {
         workers(2);
         let n = n_tasks();
-        let mut best = Duration::MAX;
-        for _ in 0..4 {
+        let best = best(4, || {
             let start = Instant::now();
             let handles: Vec<_> = (0..n).map(|i| may::go!(move || i)).collect();
             let mut sum = 0usize;
@@ -547,8 +535,8 @@ mod mayb {
                 sum += h.join().expect("join");
             }
             assert_eq!(sum, n * (n - 1) / 2);
-            best = best.min(start.elapsed());
-        }
+            start.elapsed()
+        });
         per_op(best, n as u64)
     }
 
@@ -617,28 +605,20 @@ mod mayb {
     pub fn idle() -> String {
         workers(2);
         let (n, _) = fit(n_tasks());
-        let parked = Arc::new(AtomicUsize::new(0));
-        let release = Arc::new(AtomicBool::new(false));
-        let before = status_kib("VmRSS:");
-        let handles: Vec<_> = (0..n)
-            .map(|_| {
-                let parked = parked.clone();
-                let release = release.clone();
+        idle_per_task(
+            n,
+            |parked, release| {
                 may::go!(move || {
                     parked.fetch_add(1, Ordering::AcqRel);
                     while !release.load(Ordering::Acquire) {
                         coroutine::park();
                     }
                 })
-            })
-            .collect();
-        wait_count(&parked, n);
-        let after = status_kib("VmRSS:");
-        release.store(true, Ordering::Release);
-        for h in handles {
-            h.coroutine().unpark();
-            h.join().expect("join");
-        }
-        idle_result(n, before, after)
+            },
+            |h| {
+                h.coroutine().unpark();
+                h.join().expect("join");
+            },
+        )
     }
 }
