@@ -346,10 +346,18 @@ fn run_client(addr: &str, o: &Opts) {
         }));
     }
     let conns = handles.len();
+    let opening = start.elapsed();
     println!(
         "client: {conns} connections open in {:.2} s",
-        start.elapsed().as_secs_f64()
+        opening.as_secs_f64()
     );
+    if opening > Duration::from_secs(1) {
+        println!(
+            "        (connecting flat out, the client sometimes fills the server's listen \
+             backlog — 128, as std sets it — while both share the cores; the kernel then \
+             drops the SYN and retries after 1 s: `nstat TcpExtListenOverflows` counts them)"
+        );
+    }
     let t = Instant::now();
     gate.open();
     let mut lat: Vec<u32> = Vec::with_capacity(conns * o.msgs);
