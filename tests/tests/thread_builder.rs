@@ -196,6 +196,21 @@ fn builder_debug_and_default() {
     assert!(shown.contains("dbg"), "{shown}");
 }
 
+#[test]
+fn builder_debug_matches_std() {
+    let std_b = std::thread::Builder::new()
+        .name("dbg".into())
+        .stack_size(1 << 20);
+    let green_b = green_core::thread::Builder::new()
+        .name("dbg".into())
+        .stack_size(1 << 20);
+    assert_eq!(format!("{green_b:?}"), format!("{std_b:?}"));
+    assert_eq!(
+        format!("{:?}", green_core::thread::Builder::new()),
+        format!("{:?}", std::thread::Builder::new())
+    );
+}
+
 /// Environment variable that turns the test below into the child process
 /// that overflows.
 const OVERFLOW_CHILD: &str = "GREEN_TEST_OVERFLOW_CHILD";

@@ -197,13 +197,25 @@ where
 
 /// Configures a green thread before it is spawned, like
 /// `std::thread::Builder`.
-#[derive(Debug, Default)]
+#[derive(Default)]
 #[must_use = "must eventually spawn the thread"]
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
     /// Place the thread on the caller's hub (`runtime::spawn_local`).
     local: bool,
+}
+
+impl fmt::Debug for Builder {
+    /// std's output (`Builder { name: .., stack_size: .., no_hooks: false }`);
+    /// green's placement flag is not shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("name", &self.name)
+            .field("stack_size", &self.stack_size)
+            .field("no_hooks", &false)
+            .finish()
+    }
 }
 
 impl Builder {
