@@ -257,3 +257,24 @@ fn green_scope_borrows_a_green_threads_stack() {
     .unwrap();
     assert_eq!(sum, 192);
 }
+
+/// `Scope`'s `Debug` has std's shape: the running count, the panic flag and
+/// the thread that called `scope`.
+#[test]
+fn scope_debug_has_std_shape() {
+    let std_shown = std::thread::scope(|s| format!("{s:?}"));
+    let green_shown = green_core::thread::scope(|s| format!("{s:?}"));
+    let shape = |shown: &str| {
+        shown
+            .split("main_thread")
+            .next()
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    assert_eq!(shape(&green_shown), shape(&std_shown));
+    assert!(
+        green_shown.contains("main_thread: Thread {"),
+        "{green_shown}"
+    );
+    assert!(green_shown.ends_with(", .. }"), "{green_shown}");
+}

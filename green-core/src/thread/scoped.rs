@@ -17,6 +17,8 @@ pub(crate) struct ScopeData {
     a_thread_panicked: AtomicBool,
     /// The context that called `scope` and waits for `running` to reach 0.
     owner: Unparker,
+    /// The same context as a `Thread`, for `Debug` (std shows it).
+    main_thread: Thread,
 }
 
 impl ScopeData {
@@ -81,6 +83,7 @@ where
             running: AtomicUsize::new(0),
             a_thread_panicked: AtomicBool::new(false),
             owner: park::unparker(),
+            main_thread: super::current(),
         }),
         scope: PhantomData,
         env: PhantomData,
@@ -152,7 +155,7 @@ impl fmt::Debug for Scope<'_, '_> {
                 "a_thread_panicked",
                 &self.data.a_thread_panicked.load(Ordering::Relaxed),
             )
-            .field("main_thread", &self.data.owner)
+            .field("main_thread", &self.data.main_thread)
             .finish_non_exhaustive()
     }
 }
