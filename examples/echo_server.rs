@@ -31,10 +31,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
-use green_core::park::{self, Unparker};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The server, as legacy std code would write it: accept in a loop, one
@@ -277,44 +276,12 @@ fn main() {
     }
 }
 
-/// Opens once, for everyone: connections wait here until all are up.
-struct Gate {
-    open: AtomicBool,
-    waiters: Mutex<Vec<Unparker>>,
-}
-
-impl Gate {
-    fn wait(&self) {
-        {
-            let mut w = self.waiters.lock().unwrap();
-            if self.open.load(Ordering::Acquire) {
-                return;
-            }
-            w.push(park::unparker());
-        }
-        while !self.open.load(Ordering::Acquire) {
-            park::park(None);
-        }
-    }
-
-    fn open(&self) {
-        let waiters = {
-            let mut w = self.waiters.lock().unwrap();
-            self.open.store(true, Ordering::Release);
-            std::mem::take(&mut *w)
-        };
-        for u in waiters {
-            u.unpark();
-        }
-    }
-}
-
 /// The load client (always green: one green thread per connection).
 fn run_client(addr: &str, o: &Opts) {
-    let gate = Arc::new(Gate {
-        open: AtomicBool::new(false),
-        waiters: Mutex::new(Vec::new()),
-    });
+    // The gate: held for writing while connections open; each connection's
+    // green thread waits for a read lock, so all start together.
+    let gate = Arc::new(green::sync::RwLock::new(()));
+    let open_gate = gate.write().unwrap();
     let errors = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut handles = Vec::with_capacity(o.conns);
@@ -329,7 +296,7 @@ fn run_client(addr: &str, o: &Opts) {
         let _ = s.set_nodelay(true);
         let (gate, errors, msgs, size) = (gate.clone(), errors.clone(), o.msgs, o.size);
         handles.push(green::thread::spawn(move || {
-            gate.wait();
+            drop(gate.read().unwrap());
             let mut lat = Vec::with_capacity(msgs);
             let mut back = vec![0u8; size];
             for m in 0..msgs {
@@ -359,7 +326,7 @@ fn run_client(addr: &str, o: &Opts) {
         );
     }
     let t = Instant::now();
-    gate.open();
+    drop(open_gate);
     let mut lat: Vec<u32> = Vec::with_capacity(conns * o.msgs);
     for h in handles {
         lat.extend(h.join().expect("client thread panicked"));

@@ -11,12 +11,11 @@
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use green::net::{TcpListener, TcpStream};
-use green_core::park::{self, Unparker};
 
 const DEFAULT_CONNS: usize = 10_000;
 /// Fds kept aside for everything else in a process (stdio, pollers, the
@@ -53,47 +52,14 @@ fn total_bytes(seed: u64, conns: usize) -> u64 {
         .sum()
 }
 
-/// Opens once, for everyone: the clients wait here until all connections
-/// are up, so all of them are open at the same time.
-struct Gate {
-    open: AtomicBool,
-    waiters: Mutex<Vec<Unparker>>,
-}
-
-impl Gate {
-    fn wait(&self) {
-        {
-            let mut w = self.waiters.lock().unwrap();
-            if self.open.load(Ordering::Acquire) {
-                return;
-            }
-            w.push(park::unparker());
-        }
-        while !self.open.load(Ordering::Acquire) {
-            park::park(None);
-        }
-    }
-
-    fn open(&self) {
-        let waiters = {
-            let mut w = self.waiters.lock().unwrap();
-            self.open.store(true, Ordering::Release);
-            std::mem::take(&mut *w)
-        };
-        for u in waiters {
-            u.unpark();
-        }
-    }
-}
-
 /// The child process: connect `conns` times (one after another, so the
 /// listener's backlog of 128 never overflows), give each connection its own
 /// green thread, open the gate once all are up, and check every echoed byte.
 fn run_clients(addr: &str, conns: usize, seed: u64) {
-    let gate = Arc::new(Gate {
-        open: AtomicBool::new(false),
-        waiters: Mutex::new(Vec::new()),
-    });
+    // The gate: held for writing while connections open; each connection's
+    // green thread waits for a read lock, so all start together.
+    let gate = Arc::new(green::sync::RwLock::new(()));
+    let open_gate = gate.write().unwrap();
     let checked = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut handles = Vec::with_capacity(conns);
@@ -102,7 +68,7 @@ fn run_clients(addr: &str, conns: usize, seed: u64) {
         let gate = gate.clone();
         let checked = checked.clone();
         handles.push(green::thread::spawn(move || {
-            gate.wait();
+            drop(gate.read().unwrap());
             let mut back = vec![0u8; 1500];
             for round in 0..ROUNDS {
                 let len = msg_len(seed, conn, round);
@@ -118,7 +84,7 @@ fn run_clients(addr: &str, conns: usize, seed: u64) {
         }));
     }
     let connected = start.elapsed();
-    gate.open();
+    drop(open_gate);
     for h in handles {
         h.join().unwrap();
     }
