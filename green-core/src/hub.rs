@@ -202,6 +202,15 @@ impl Hub {
         self.current.borrow().is_some()
     }
 
+    /// Runs `f` on the calling context without cloning its `Arc`; `f` must
+    /// not switch (the borrow of `current` is held while it runs).
+    pub(crate) fn with_current<R>(&self, f: impl FnOnce(&Ctx) -> R) -> R {
+        match self.current.borrow().as_ref() {
+            Some(ctx) => f(ctx),
+            None => f(&self.root),
+        }
+    }
+
     /// The context calling this: the running green thread, else the root.
     pub(crate) fn current_ctx(&self) -> Arc<Ctx> {
         self.current().unwrap_or_else(|| self.root.clone())
@@ -247,17 +256,23 @@ impl Hub {
     /// Parks the calling context until woken or `deadline`; may return early
     /// without a wake (callers loop on their own condition).
     pub(crate) fn park(&self, deadline: Option<Instant>) {
-        match self.current() {
-            Some(ctx) => self.park_green(&ctx, deadline),
+        // Borrow the running context rather than clone its `Arc`: the borrow
+        // ends before the switch (the hub takes `current` while we are out).
+        let parked = self.current.borrow().as_ref().map(|ctx| {
+            ctx.begin_park()
+                .then(|| deadline.map(|d| self.add_timer(d, ctx.clone())))
+        });
+        match parked {
+            // A pending wake was consumed: no switch.
+            Some(None) => {}
+            Some(Some(timer)) => self.park_green(timer),
             None => self.park_root(deadline),
         }
     }
 
-    fn park_green(&self, ctx: &Arc<Ctx>, deadline: Option<Instant>) {
-        if !ctx.begin_park() {
-            return;
-        }
-        let timer = deadline.map(|d| self.add_timer(d, ctx.clone()));
+    /// Switches a green thread that `begin_park` moved to `PARKED` out to
+    /// the hub; `timer` is its deadline's timer, if any.
+    fn park_green(&self, timer: Option<TimerKey>) {
         self.switched.set(true);
         // Back to the hub loop, which resumes us once a waker moved us to
         // RUNNING and queued us.

@@ -107,10 +107,11 @@ pub fn current() -> Thread {
 /// On a green thread only that green thread waits; on an OS thread its hub
 /// runs meanwhile.
 pub fn park() {
-    let me = hub::with(|h| h.current_ctx());
-    while !take_token(&me) {
-        park::park(None);
-    }
+    hub::with(|h| {
+        while !h.with_current(take_token) {
+            h.park(None);
+        }
+    });
 }
 
 fn take_token(ctx: &Ctx) -> bool {
@@ -126,17 +127,16 @@ fn take_token(ctx: &Ctx) -> bool {
 
 /// Like [`park()`], but returns after `dur` at the latest.
 pub fn park_timeout(dur: Duration) {
-    let me = hub::with(|h| h.current_ctx());
     let deadline = Instant::now().checked_add(dur);
-    loop {
-        if take_token(&me) {
+    hub::with(|h| loop {
+        if h.with_current(take_token) {
             return;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return;
         }
-        park::park(deadline);
-    }
+        h.park(deadline);
+    });
 }
 
 /// Like [`park_timeout`], with milliseconds.
