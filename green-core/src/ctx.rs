@@ -30,7 +30,7 @@
 //! a flag set) are visible to the woken context after its park returns.
 
 use std::num::NonZeroU64;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use crate::hub::{self, HubShared};
@@ -48,7 +48,7 @@ pub(crate) const TOKEN_EMPTY: u8 = 0;
 pub(crate) const TOKEN_NOTIFIED: u8 = 1;
 
 /// Marks `Ctx::slot` of a root context (an OS thread, not a green thread).
-pub(crate) const ROOT_SLOT: usize = usize::MAX;
+pub(crate) const ROOT_SLOT: u32 = u32::MAX;
 
 /// A blocking context: a green thread or an OS thread's root.
 ///
@@ -58,14 +58,12 @@ pub(crate) struct Ctx {
     /// Unique for the life of the process; never reused.
     pub(crate) id: NonZeroU64,
     /// The name given by `Builder::name`, or the OS thread's name for a root.
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<Box<str>>,
     /// The hub this context lives on, for life (green threads never migrate).
     pub(crate) hub: Arc<HubShared>,
     /// Index of the green thread's generator in its hub's task slab, written
     /// once by the hub when it creates the task; `ROOT_SLOT` for a root.
-    pub(crate) slot: AtomicUsize,
-    /// Requested stack size in bytes (0 for a root).
-    pub(crate) stack_size: usize,
+    pub(crate) slot: AtomicU32,
     /// `RUNNING`, `PARKED` or `NOTIFIED`; see the module docs.
     state: AtomicU8,
     /// The `thread::park` token (`TOKEN_EMPTY` or `TOKEN_NOTIFIED`).
@@ -92,18 +90,12 @@ pub(crate) fn next_id() -> NonZeroU64 {
 
 impl Ctx {
     /// A context that will live on `hub`; `slot` is filled in by the hub.
-    pub(crate) fn new(
-        name: Option<String>,
-        hub: Arc<HubShared>,
-        slot: usize,
-        stack_size: usize,
-    ) -> Ctx {
+    pub(crate) fn new(name: Option<String>, hub: Arc<HubShared>, slot: u32) -> Ctx {
         Ctx {
             id: next_id(),
-            name,
+            name: name.map(String::into_boxed_str),
             hub,
-            slot: AtomicUsize::new(slot),
-            stack_size,
+            slot: AtomicU32::new(slot),
             state: AtomicU8::new(RUNNING),
             token: AtomicU8::new(TOKEN_EMPTY),
         }

@@ -34,12 +34,14 @@ compile_error!(
 );
 
 mod block_on;
+mod coroutine;
 mod ctx;
 mod hub;
 pub mod io;
 mod panic_hook;
 pub mod park;
 pub mod runtime;
+mod signal;
 mod slab;
 mod stack;
 pub mod thread;

@@ -1,31 +1,12 @@
-//! The panic hook: names the green thread in panic messages, hides
-//! `generator`'s control-flow panics, and stays silent while a stack is being
-//! mapped (a failed `mmap` panics inside `generator`, and printing a backtrace
-//! then needs memory the process no longer has — deps.md saw that hang).
+//! The panic hook: names the green thread in panic messages.
 //!
 //! Installed once, wrapping whatever hook was set before. Panics outside green
 //! threads go to the previous hook untouched.
 
 use std::backtrace::{Backtrace, BacktraceStatus};
-use std::cell::Cell;
 use std::io::Write;
 use std::panic::{self, PanicHookInfo};
 use std::sync::Once;
-
-thread_local! {
-    /// Set while this OS thread maps a stack: panics are caught and reported
-    /// by the caller, so the hook prints nothing.
-    static SILENT: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f` with panic messages suppressed on this OS thread.
-pub(crate) fn silenced<R>(f: impl FnOnce() -> R) -> R {
-    install();
-    let was = SILENT.with(|s| s.replace(true));
-    let r = f();
-    SILENT.with(|s| s.set(was));
-    r
-}
 
 /// Installs the hook (idempotent).
 pub(crate) fn install() {
@@ -33,9 +14,6 @@ pub(crate) fn install() {
     ONCE.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if SILENT.with(Cell::get) || crate::stack::is_control_payload(info.payload()) {
-                return;
-            }
             match crate::hub::current_green_name() {
                 Some(name) => print_green_panic(name.as_deref(), info),
                 None => previous(info),
@@ -48,7 +26,7 @@ pub(crate) fn install() {
 /// thread's.
 fn print_green_panic(name: Option<&str>, info: &PanicHookInfo<'_>) {
     let name = name.unwrap_or("<unnamed>");
-    let msg = crate::stack::payload_str(info.payload());
+    let msg = payload_str(info.payload());
     let location = info
         .location()
         .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
@@ -70,5 +48,16 @@ fn print_green_panic(name: Option<&str>, info: &PanicHookInfo<'_>) {
             );
         }
         _ => {}
+    }
+}
+
+/// A panic payload as text, for messages.
+fn payload_str(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "Box<dyn Any>"
     }
 }

@@ -1,48 +1,73 @@
 //! Runtime settings: how many worker hubs, how big a green thread's stack is,
-//! and how many stacks the kernel's map budget allows.
+//! and how many green threads may be alive at once.
 //!
 //! Every setting has an environment variable, read once on first use, and a
 //! function that overrides it. Settings that shape the workers
 //! ([`set_workers`]) must be made before the first green thread is spawned.
+//! None of this module exists in std: it is green's extension API.
 //!
 //! | setting | environment | default |
 //! |---|---|---|
 //! | worker hubs | `GREEN_WORKERS` | `std::thread::available_parallelism()` |
-//! | default stack size | `GREEN_STACK_SIZE` (bytes; `k`/`m` suffixes) | 64 KiB |
-//! | finished stacks kept for reuse (process-wide) | `GREEN_STACK_POOL` | 1024 |
-//! | live stack budget | `GREEN_MAX_STACKS` | derived from `vm.max_map_count` |
+//! | default stack size | `GREEN_STACK_SIZE` (bytes; `k`/`m`/`g` suffixes) | 512 KiB |
+//! | free stacks kept warm for reuse (process-wide) | `GREEN_STACK_POOL` | 1024 |
+//! | most live green threads | `GREEN_MAX_STACKS` | unlimited (derived from `vm.max_map_count` where guard pages cost mappings) |
+//! | how guard pages are made | `GREEN_STACK_GUARD` (`madvise` or `mprotect`) | `madvise` where the kernel has it |
 //! | blocking-pool threads | `GREEN_BLOCKING_THREADS` | 512 |
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-/// Default stack size of a green thread, in bytes (64 KiB).
+/// Default stack size of a green thread, in bytes (512 KiB).
 ///
-/// A suspended green thread costs about 8 KiB of resident memory whatever its
-/// stack size; the size only reserves address space. 64 KiB leaves room for a
-/// panic with `RUST_BACKTRACE=1`, which needs more than 16 KiB.
-pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+/// This is address space, not memory: a parked green thread costs the pages
+/// it touched (4 KiB for one that never went deep), whatever its stack size.
+/// The size comes from measuring what ordinary crates use (README, Limits):
+/// a 4 MiB `flate2` gzip round trip needs 68 KiB in a release build and
+/// 300 KiB in a debug build (tests run in debug), serde_json at its
+/// recursion limit 204 KiB, a regex compile 140 KiB. 512 KiB covers all of
+/// them with room for a panic backtrace on top. A million such stacks take
+/// half a terabyte of address space (of the 128 TiB a process has) and about
+/// 1 KiB of page tables each (`VmPTE`, on top of resident memory).
+pub const DEFAULT_STACK_SIZE: usize = 512 * 1024;
 
 /// Smallest stack a green thread gets, in bytes (32 KiB); smaller requests
 /// are rounded up, because printing a panic's backtrace needs this much.
 pub const MIN_STACK_SIZE: usize = 32 * 1024;
 
-/// Kernel mappings one green-thread stack costs (the stack and its guard).
-pub const MAPS_PER_STACK: usize = 2;
+/// How green-thread guard pages are made on this machine.
+///
+/// An extension with no counterpart in std.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardKind {
+    /// `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+): a guard page costs no
+    /// kernel mapping, so the number of green threads is bounded only by
+    /// memory and address space.
+    Madvise,
+    /// `mprotect(PROT_NONE)`: each stack costs two kernel mappings, so the
+    /// kernel's `vm.max_map_count` bounds the green threads alive at once
+    /// (see [`stack_budget`]).
+    Mprotect,
+}
 
 /// Mappings left for everything else in the process (heap arenas, OS thread
 /// stacks, the blocking pool, shared libraries) when deriving the budget.
 const MAP_HEADROOM: usize = 4096;
 
+/// Marks a setting not resolved yet. Settings never hold it: "unlimited"
+/// is stored as [`UNLIMITED`].
 const UNSET: usize = usize::MAX;
+
+/// What [`stack_budget`] returns when nothing limits green threads.
+const UNLIMITED: usize = usize::MAX - 1;
 
 static WORKERS: AtomicUsize = AtomicUsize::new(UNSET);
 static STACK_SIZE: AtomicUsize = AtomicUsize::new(UNSET);
 static POOL_CAP: AtomicUsize = AtomicUsize::new(UNSET);
 static BUDGET: AtomicUsize = AtomicUsize::new(UNSET);
 /// Set when the budget was fixed by `GREEN_MAX_STACKS` or `set_stack_budget`.
-static BUDGET_FIXED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static BUDGET_FIXED: AtomicBool = AtomicBool::new(false);
 static BLOCKING: AtomicUsize = AtomicUsize::new(UNSET);
 
 /// Set once the worker hubs exist; their number can no longer change.
@@ -53,7 +78,7 @@ fn env_usize(name: &str) -> Option<usize> {
     parse_size(&raw)
 }
 
-/// Parses `123`, `64k`, `1m` (case-insensitive, binary multiples).
+/// Parses `123`, `64k`, `1m`, `2g` (case-insensitive, binary multiples).
 fn parse_size(raw: &str) -> Option<usize> {
     let raw = raw.trim().to_ascii_lowercase();
     let (digits, mult) = match raw.strip_suffix(['k', 'm', 'g']) {
@@ -69,7 +94,7 @@ fn parse_size(raw: &str) -> Option<usize> {
 fn resolve(cell: &AtomicUsize, init: impl FnOnce() -> usize) -> usize {
     match cell.load(Ordering::Relaxed) {
         UNSET => {
-            let value = init();
+            let value = init().min(UNLIMITED);
             // A concurrent `set_*` wins over the default.
             match cell.compare_exchange(UNSET, value, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => value,
@@ -112,86 +137,116 @@ pub fn set_workers(n: usize) -> io::Result<()> {
             ));
         }
     }
-    WORKERS.store(n, Ordering::Relaxed);
+    WORKERS.store(n.min(UNLIMITED), Ordering::Relaxed);
     Ok(())
 }
 
 /// Stack size, in bytes, of a green thread spawned without
-/// `Builder::stack_size`.
+/// `Builder::stack_size`: `GREEN_STACK_SIZE`, [`set_default_stack_size`] or
+/// [`DEFAULT_STACK_SIZE`].
+///
+/// A value that cannot be had (say `GREEN_STACK_SIZE=1000g` on a machine
+/// without that much memory) is kept as given: each spawn then fails with
+/// the error std gives for such a stack.
 pub fn default_stack_size() -> usize {
     resolve(&STACK_SIZE, || {
-        env_usize("GREEN_STACK_SIZE")
-            .map(round_stack_size)
-            .unwrap_or(DEFAULT_STACK_SIZE)
+        env_usize("GREEN_STACK_SIZE").unwrap_or(DEFAULT_STACK_SIZE)
     })
 }
 
-/// Sets the default stack size in bytes (overrides `GREEN_STACK_SIZE`);
-/// rounded up to whole pages and to at least [`MIN_STACK_SIZE`].
+/// Sets the default stack size in bytes (overrides `GREEN_STACK_SIZE`).
+/// Like [`crate::thread::Builder::stack_size`], it is rounded up to whole
+/// pages, at least [`MIN_STACK_SIZE`], when a thread is spawned.
 pub fn set_default_stack_size(bytes: usize) {
-    STACK_SIZE.store(round_stack_size(bytes), Ordering::Relaxed);
+    STACK_SIZE.store(bytes.min(UNLIMITED), Ordering::Relaxed);
 }
 
-/// Rounds a requested stack size up to whole 4 KiB pages, at least
-/// [`MIN_STACK_SIZE`].
-pub(crate) fn round_stack_size(bytes: usize) -> usize {
-    const PAGE: usize = 4096;
-    let bytes = bytes.max(MIN_STACK_SIZE);
-    bytes
-        .checked_add(PAGE - 1)
-        .map(|b| b & !(PAGE - 1))
-        .unwrap_or(usize::MAX & !(PAGE - 1))
-}
-
-/// How many finished stacks the hubs keep for reuse, in all.
+/// The usable stack a green thread asking for `bytes` gets: rounded up to
+/// whole pages, at least [`MIN_STACK_SIZE`], then up to a power of two for
+/// stacks of up to 64 MiB (larger ones are rounded to pages only).
 ///
-/// A pooled stack is reused in tens of nanoseconds where mapping a new one
-/// costs a few microseconds (two `mmap`-family calls and page faults), but
-/// it keeps the pages it touched resident (about 8 KiB) and its two kernel
-/// mappings. Pooled stacks beyond 1,024 come out of the map budget's
-/// headroom; keep the capacity under the budget.
+/// # Errors
+///
+/// `InvalidInput` when the rounded size cannot be represented.
+pub fn stack_size_for(bytes: usize) -> io::Result<usize> {
+    crate::stack::usable_for(bytes)
+}
+
+/// How many free stacks are kept warm for reuse, in all.
+///
+/// A finished green thread's stack is reused by the next spawn. Stacks not
+/// not reused for a second or two are trimmed while hubs are idle: up to this many keep
+/// their top 32 KiB resident (so the next thread starts without page
+/// faults), the rest are returned to the kernel entirely and cost only
+/// address space.
 pub fn stack_pool_capacity() -> usize {
     resolve(&POOL_CAP, || env_usize("GREEN_STACK_POOL").unwrap_or(1024))
 }
 
-/// Sets how many finished stacks the hubs keep in all (overrides
-/// `GREEN_STACK_POOL`); see [`stack_pool_capacity`].
+/// Sets how many free stacks are kept warm (overrides `GREEN_STACK_POOL`);
+/// see [`stack_pool_capacity`].
 pub fn set_stack_pool_capacity(n: usize) {
-    POOL_CAP.store(n, Ordering::Relaxed);
+    POOL_CAP.store(n.min(UNLIMITED), Ordering::Relaxed);
+}
+
+/// How green-thread guard pages are made here: [`GuardKind::Madvise`] where
+/// the kernel has `MADV_GUARD_INSTALL` (Linux 6.13+), else
+/// [`GuardKind::Mprotect`]. `GREEN_STACK_GUARD=mprotect` forces the
+/// fallback (to test it on a new kernel). Settled on first use.
+pub fn stack_guards() -> GuardKind {
+    static KIND: OnceLock<GuardKind> = OnceLock::new();
+    *KIND.get_or_init(|| {
+        let forced = std::env::var("GREEN_STACK_GUARD").ok();
+        match forced.as_deref().map(str::trim) {
+            Some("mprotect") => GuardKind::Mprotect,
+            _ => crate::stack::probe_guards(),
+        }
+    })
+}
+
+/// Kernel mappings each green-thread stack costs: 0 with
+/// [`GuardKind::Madvise`] guards (the slab reservations are a handful of
+/// mappings in all), 2 with [`GuardKind::Mprotect`].
+pub fn maps_per_stack() -> usize {
+    match stack_guards() {
+        GuardKind::Madvise => 0,
+        GuardKind::Mprotect => 2,
+    }
 }
 
 /// Most green threads (spawned and not finished) that may exist at once in
-/// this process; finished stacks kept for reuse (at most 1,024 in all) come
-/// out of the headroom, not the budget.
+/// this process.
 ///
-/// Each stack costs [`MAPS_PER_STACK`] kernel mappings and the kernel caps a
-/// process at `vm.max_map_count` (65530 by default), so the default budget is
-/// `(vm.max_map_count − mappings in use − 4096 headroom) / 2` — about 30,000
-/// on a default kernel. Raise the limit (`sysctl -w vm.max_map_count=2200000`
-/// for a million green threads) before the first spawn, or call
-/// [`refresh_stack_budget`] after raising it.
+/// Unlimited (`usize::MAX - 1`) by default where guard pages cost no mapping.
+/// With [`GuardKind::Mprotect`] guards each stack costs two kernel mappings
+/// and the kernel caps a process at `vm.max_map_count` (65530 by default),
+/// so the default is `(vm.max_map_count − mappings in use − 4096 headroom) /
+/// 2`, about 30,000; raise the limit before the first spawn, or call
+/// [`refresh_stack_budget`] after raising it. `GREEN_MAX_STACKS` or
+/// [`set_stack_budget`] fix it in either case.
 pub fn stack_budget() -> usize {
     resolve(&BUDGET, || match env_usize("GREEN_MAX_STACKS") {
         Some(n) => {
             BUDGET_FIXED.store(true, Ordering::Relaxed);
-            n
+            n.min(UNLIMITED)
         }
         None => derived_budget(),
     })
 }
 
-/// Sets the stack budget explicitly (overrides `GREEN_MAX_STACKS` and the
+/// Sets the budget explicitly (overrides `GREEN_MAX_STACKS` and the
 /// derived value).
 pub fn set_stack_budget(n: usize) {
     BUDGET_FIXED.store(true, Ordering::Relaxed);
-    BUDGET.store(n, Ordering::Relaxed);
+    BUDGET.store(n.min(UNLIMITED), Ordering::Relaxed);
 }
 
-/// Derives the budget again from the current `vm.max_map_count`, unless
-/// `GREEN_MAX_STACKS` or [`set_stack_budget`] fixed it. Returns the budget.
+/// Derives the budget again (from the current `vm.max_map_count`, where
+/// that matters), unless `GREEN_MAX_STACKS` or [`set_stack_budget`] fixed
+/// it. Returns the budget.
 pub fn refresh_stack_budget() -> usize {
     let budget = stack_budget();
-    if BUDGET_FIXED.load(Ordering::Relaxed) {
+    if BUDGET_FIXED.load(Ordering::Relaxed) || stack_guards() == GuardKind::Madvise {
         return budget;
     }
     let derived = derived_budget();
@@ -208,23 +263,25 @@ pub fn max_map_count() -> usize {
 }
 
 fn derived_budget() -> usize {
+    if stack_guards() == GuardKind::Madvise {
+        return UNLIMITED;
+    }
     let in_use = std::fs::read_to_string("/proc/self/maps")
         .map(|s| s.lines().count())
         .unwrap_or(0);
-    // Stacks this process already holds are part of `in_use` but also part of
-    // the budget: add them back.
-    let ours = crate::stack::live() * MAPS_PER_STACK;
+    // Guards this process already made are part of `in_use` but also part
+    // of the budget: add them back.
+    let ours = crate::stack::carved() * 2;
     max_map_count()
         .saturating_sub(in_use.saturating_sub(ours))
         .saturating_sub(MAP_HEADROOM)
-        / MAPS_PER_STACK
+        / 2
 }
 
-/// Green-thread stacks in this process right now: green threads spawned and
-/// not finished (each has or will get a stack) plus finished stacks pooled
-/// for reuse.
+/// Green-thread stacks in this process right now: claimed by green threads
+/// spawned and not finished, plus free stacks kept for reuse.
 pub fn live_stacks() -> usize {
-    crate::stack::live()
+    crate::stack::stacks()
 }
 
 /// Green threads spawned and not finished, process-wide (what
@@ -245,7 +302,7 @@ pub fn blocking_threads() -> usize {
 /// Sets the blocking pool's thread limit (overrides `GREEN_BLOCKING_THREADS`;
 /// at least 1).
 pub fn set_blocking_threads(n: usize) {
-    BLOCKING.store(n.max(1), Ordering::Relaxed);
+    BLOCKING.store(n.clamp(1, UNLIMITED), Ordering::Relaxed);
 }
 
 /// Spawns a green thread on the calling thread's own hub instead of a worker
@@ -284,9 +341,20 @@ mod tests {
     }
 
     #[test]
-    fn stack_sizes_round_up_to_pages_and_minimum() {
-        assert_eq!(round_stack_size(1), MIN_STACK_SIZE);
-        assert_eq!(round_stack_size(MIN_STACK_SIZE + 1), MIN_STACK_SIZE + 4096);
-        assert_eq!(round_stack_size(usize::MAX) % 4096, 0);
+    fn stack_sizes_round_up_to_a_class() {
+        assert_eq!(stack_size_for(1).unwrap(), MIN_STACK_SIZE);
+        assert_eq!(
+            stack_size_for(MIN_STACK_SIZE + 1).unwrap(),
+            2 * MIN_STACK_SIZE
+        );
+        assert_eq!(
+            stack_size_for(DEFAULT_STACK_SIZE).unwrap(),
+            DEFAULT_STACK_SIZE
+        );
+        assert_eq!(stack_size_for(100 << 20).unwrap(), 100 << 20);
+        assert_eq!(
+            stack_size_for(usize::MAX).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
     }
 }

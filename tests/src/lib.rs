@@ -781,7 +781,7 @@ fn spawn_parked_green(
 /// The stack-budget scenario, for a fresh process whose green stack budget
 /// the caller has just set to `budget` (with `runtime::set_stack_budget` or
 /// the `GREEN_MAX_STACKS` environment variable) before any spawn: past the
-/// budget, `Builder::spawn` returns `OutOfMemory` naming `vm.max_map_count`,
+/// budget, `Builder::spawn` returns `OutOfMemory` naming `GREEN_MAX_STACKS`,
 /// `thread::spawn` and `Scope::spawn` panic with std's message, and once the
 /// green threads finish, spawning works again, in bulk too.
 ///
@@ -815,7 +815,7 @@ pub fn stack_budget_scenario(budget: usize) {
     };
     assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
     let text = err.to_string();
-    assert!(text.contains("vm.max_map_count"), "message: {text}");
+    assert!(text.contains("GREEN_MAX_STACKS"), "message: {text}");
 
     // thread::spawn panics with std's message.
     let msg = panic_message(|| green_core::thread::spawn(|| ()));

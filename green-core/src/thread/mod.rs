@@ -24,7 +24,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::num::NonZeroU64;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -328,22 +328,17 @@ impl Builder {
                 panic!("thread name may not contain interior null bytes: {e:?}");
             }
         }
-        let stack_size = stack_size
-            .map(runtime::round_stack_size)
-            .unwrap_or_else(runtime::default_stack_size);
-        stack::reserve()?;
+        let stack = stack::claim(stack_size.unwrap_or_else(runtime::default_stack_size))?;
 
         let home = if self_local {
             hub::with(|h| h.shared.clone())
         } else {
             hub::placement()
         };
-        let ctx = Arc::new(Ctx::new(name, home, 0, stack_size));
+        let ctx = Arc::new(Ctx::new(name, home, 0));
         let packet: Arc<Packet<'scope, T>> = Arc::new(Packet {
             scope,
-            result: Mutex::new(None),
-            done: AtomicBool::new(false),
-            joiner: Mutex::new(None),
+            outcome: Mutex::new(Outcome::Running(None)),
             _borrows: PhantomData,
         });
         if let Some(scope) = &packet.scope {
@@ -357,12 +352,10 @@ impl Builder {
             stack::finished();
             completion.complete(result);
         };
-        let main: Box<dyn FnOnce() + Send + 'a> = Box::new(main);
-        // SAFETY: only the lifetime is changed. The caller guarantees that
-        // everything the closure borrows outlives the green thread, which is
-        // all `'static` would promise the hub.
-        let main: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(main) };
-        hub::spawn_on(ctx.clone(), main);
+        // SAFETY: the caller guarantees that everything the closure borrows
+        // outlives the green thread.
+        let main = unsafe { crate::coroutine::Body::new(main) };
+        hub::spawn_on(ctx.clone(), main, stack);
         Ok(JoinInner {
             thread: Thread { inner: ctx },
             packet,
@@ -370,23 +363,50 @@ impl Builder {
     }
 }
 
-/// Where a green thread leaves its result for the joiner.
+/// Where a green thread leaves its result for the joiner. Small on purpose:
+/// a parked green thread keeps one alive.
 struct Packet<'scope, T> {
     scope: Option<Arc<scoped::ScopeData>>,
-    result: Mutex<Option<Result<T>>>,
-    /// Set (Release) once `result` holds the outcome.
-    done: AtomicBool,
-    /// The context waiting in `join`, if any.
-    joiner: Mutex<Option<Unparker>>,
+    outcome: Mutex<Outcome<T>>,
     _borrows: PhantomData<&'scope ()>,
+}
+
+/// Where a green thread is in its life, as its joiner sees it.
+enum Outcome<T> {
+    /// Still running; the context waiting in `join`, if any.
+    Running(Option<Unparker>),
+    /// Finished with this result, not yet joined.
+    Finished(Result<T>),
+    /// The result was taken by `join`.
+    Joined,
+}
+
+impl<T> Outcome<T> {
+    /// Takes the result of a finished thread.
+    fn take(&mut self) -> Option<Result<T>> {
+        match std::mem::replace(self, Outcome::Joined) {
+            Outcome::Finished(result) => Some(result),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+}
+
+impl<T> Packet<'_, T> {
+    fn outcome(&self) -> std::sync::MutexGuard<'_, Outcome<T>> {
+        // Nothing panics while holding the lock; recover anyway.
+        self.outcome.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl<T> Drop for Packet<'_, T> {
     fn drop(&mut self) {
         // A panic nobody joined counts against the scope, as in std.
-        let result = self.result.get_mut().unwrap_or_else(|p| p.into_inner());
-        let unhandled_panic = matches!(result, Some(Err(_)));
-        if panic::catch_unwind(AssertUnwindSafe(|| *result = None)).is_err() {
+        let outcome = self.outcome.get_mut().unwrap_or_else(|p| p.into_inner());
+        let unhandled_panic = matches!(outcome, Outcome::Finished(Err(_)));
+        if panic::catch_unwind(AssertUnwindSafe(|| *outcome = Outcome::Joined)).is_err() {
             // std aborts here too: a result that panics on drop cannot be
             // reported to anyone.
             eprintln!("fatal runtime error: thread result panicked on drop");
@@ -399,8 +419,8 @@ impl<T> Drop for Packet<'_, T> {
 }
 
 /// Delivers a green thread's outcome exactly once: from the thread itself, or,
-/// if the thread's body is dropped unrun (its stack could not be mapped), an
-/// error payload from `Drop`.
+/// if the thread's body is dropped unrun (its hub's OS thread exited before
+/// running it), an error payload from `Drop`.
 struct Completion<'scope, T>(Option<Arc<Packet<'scope, T>>>);
 
 impl<T> Completion<'_, T> {
@@ -414,20 +434,20 @@ impl<T> Completion<'_, T> {
 impl<T> Drop for Completion<'_, T> {
     fn drop(&mut self) {
         if let Some(packet) = self.0.take() {
-            let msg = "the green thread never ran: its stack could not be mapped".to_string();
+            let msg =
+                "the green thread never ran: the OS thread of its hub exited first".to_string();
             deliver(packet, Err(Box::new(msg)));
         }
     }
 }
 
 fn deliver<T>(packet: Arc<Packet<'_, T>>, result: Result<T>) {
-    *packet.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
-    packet.done.store(true, Ordering::Release);
-    let joiner = packet
-        .joiner
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
+    let joiner = match std::mem::replace(&mut *packet.outcome(), Outcome::Finished(result)) {
+        Outcome::Running(joiner) => joiner,
+        // Delivered twice: `Completion` makes that impossible.
+        _ => unreachable!("a green thread's result was delivered twice"),
+    };
+    // Wake outside the lock.
     if let Some(joiner) = joiner {
         joiner.unpark();
     }
@@ -445,22 +465,23 @@ pub(crate) struct JoinInner<'scope, T> {
 impl<T> JoinInner<'_, T> {
     fn join(self) -> Result<T> {
         let packet = &self.packet;
-        if !packet.done.load(Ordering::Acquire) {
-            *packet.joiner.lock().unwrap_or_else(|p| p.into_inner()) = Some(park::unparker());
-            while !packet.done.load(Ordering::Acquire) {
-                park::park(None);
+        {
+            let mut outcome = packet.outcome();
+            if let Some(result) = outcome.take() {
+                return result;
             }
+            *outcome = Outcome::Running(Some(park::unparker()));
         }
-        let result = packet
-            .result
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        result.expect("green thread finished without a result")
+        loop {
+            if let Some(result) = packet.outcome().take() {
+                return result;
+            }
+            park::park(None);
+        }
     }
 
     fn is_finished(&self) -> bool {
-        self.packet.done.load(Ordering::Acquire)
+        matches!(*self.packet.outcome(), Outcome::Finished(_))
     }
 }
 

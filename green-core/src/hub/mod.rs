@@ -1,37 +1,44 @@
 //! The hub: one per OS thread, created on first use.
 //!
-//! A hub owns a `polling::Poller`, a run queue, an ordered timer map, a slab
-//! of the green threads living on it, a pool of finished stacks and a
-//! cross-thread inbox. Its loop ([`Hub::run_until`]) runs ready green threads,
-//! fires due timers, drains the inbox and, when nothing is ready, sleeps in
-//! the poller until the next timer, an fd event, or a `notify` from another
-//! thread.
+//! A hub owns a `polling::Poller`, a run queue, its timers (`timers`), a
+//! slab of the green threads living on it and a cross-thread inbox
+//! (`shared`). Its loop ([`Hub::run_until`]) runs ready green threads, fires
+//! due timers, drains the inbox and, when nothing is ready, sleeps in the
+//! poller until the next timer, an fd event, or a `notify` from another
+//! thread. Worker start-up and placement are in `workers`; stacks belong to
+//! `crate::stack` and the switch to `crate::coroutine`: the hub only
+//! schedules.
 //!
 //! Worker threads run the loop forever. Any other OS thread runs it only while
 //! it blocks in a green call (its root context is parked), so green threads
 //! placed on that thread's hub run exactly while the thread waits — the way
 //! eventlet's hub starts on the first switch.
 //!
-//! Cross-thread traffic goes through the inbox: a remote wake or a spawn is
-//! pushed, then the hub is notified only if it is asleep (`sleeping`).
-//! The hub publishes `sleeping = true` and then re-checks the inbox before it
-//! sleeps; a producer pushes and then reads `sleeping`. Both sides use
-//! `SeqCst`, so at least one of them sees the other (no lost wake-up).
+//! Cross-thread traffic goes through the inbox; see `shared` for the
+//! sleep/notify handshake.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
-use polling::{Events, Poller};
+use polling::Events;
 
+use crate::coroutine::{self, Body, Green};
 use crate::ctx::{Ctx, ROOT_SLOT};
-use crate::io::IoState;
 use crate::slab::Slab;
-use crate::stack::{self, Body, Gen};
+use crate::stack::{self, Promise};
+
+mod shared;
+mod timers;
+mod workers;
+
+pub(crate) use shared::{HubShared, Inbound};
+pub(crate) use timers::TimerKey;
+use timers::Timers;
+pub(crate) use workers::{placement, spawn_on};
 
 /// Most green threads resumed between two looks at the inbox and timers.
 const PASS_BUDGET: u32 = 64;
@@ -42,67 +49,13 @@ const SPIN: Duration = Duration::from_micros(4);
 /// Fruitless spins in a row before an idle hub stops spinning.
 const SPIN_CREDIT: u8 = 4;
 
-/// Something another OS thread hands to a hub.
-pub(crate) enum Inbound {
-    /// A context on this hub was woken elsewhere (a root: just re-check).
-    Wake(Arc<Ctx>),
-    /// A new green thread to create and run here.
-    Spawn(Arc<Ctx>, Body),
-}
-
-/// The part of a hub other threads may touch.
-pub(crate) struct HubShared {
-    /// Process-unique, for debugging and registration bookkeeping.
-    pub(crate) id: usize,
-    /// Waits for fd events and timeouts; `notify` wakes it from any thread.
-    pub(crate) poller: Poller,
-    inbox_tx: Sender<Inbound>,
-    inbox_rx: Receiver<Inbound>,
-    /// Set by every sender after it pushes; the hub clears it before it
-    /// drains, so a set flag always means "look at the inbox".
-    pending: AtomicBool,
-    /// `true` while the hub is in (or about to enter) `Poller::wait`.
-    sleeping: AtomicBool,
-    /// Green threads placed on this hub that have not finished.
-    pub(crate) live: AtomicUsize,
-    /// fds registered with `poller`; the fairness poll is skipped when 0.
-    pub(crate) fds: AtomicUsize,
-    /// fd registrations on this hub's poller, by event key.
-    pub(crate) io: Mutex<Slab<Arc<IoState>>>,
-}
-
-impl std::fmt::Debug for HubShared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubShared")
-            .field("id", &self.id)
-            .field("live", &self.live.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
-    }
-}
-
-impl HubShared {
-    /// Hands `item` to the hub from another thread, waking it if it sleeps.
-    pub(crate) fn send(&self, item: Inbound) {
-        // The receiver lives in `self`, so the channel cannot be disconnected.
-        let _ = self.inbox_tx.send(item);
-        self.pending.store(true, Ordering::SeqCst);
-        if self.sleeping.load(Ordering::SeqCst) {
-            // An error here means the poller's eventfd is broken; the hub would
-            // wake at its next timer or event anyway, so there is nothing
-            // better to do than carry on.
-            let _ = self.poller.notify();
-        }
-    }
-}
-
 /// A green thread as its hub holds it.
 enum Task {
-    /// Spawned, not yet run: the stack is only made (or taken from the pool)
-    /// when it first runs, so a burst of short green threads reuses a few
-    /// stacks instead of mapping one each.
-    Pending(Body),
+    /// Spawned, not yet run: its stack is promised; which slot it gets is
+    /// settled when it first runs (the one this hub freed last).
+    Pending(Body, Promise),
     /// Started and suspended.
-    Started(Gen),
+    Started(Green),
 }
 
 /// The per-thread hub; lives in a `thread_local!` and never leaves its thread.
@@ -114,18 +67,12 @@ pub(crate) struct Hub {
     /// Green threads by `Ctx::slot`: not yet started, or suspended. A running
     /// one is taken out while it runs.
     tasks: RefCell<Slab<Task>>,
-    timers: RefCell<BTreeMap<(Instant, u64), Arc<Ctx>>>,
-    timer_seq: Cell<u64>,
-    pool: RefCell<Vec<Gen>>,
+    timers: RefCell<Timers>,
     events: RefCell<Events>,
     /// The green thread running right now, if any.
     current: RefCell<Option<Arc<Ctx>>>,
     /// Set by `yield_now`: requeue the current green thread when it switches out.
     yielded: Cell<bool>,
-    /// Set by a green thread just before it switches out on purpose (park or
-    /// yield); anything else that returns from `resume` unfinished is a stack
-    /// overflow.
-    switched: Cell<bool>,
     /// Green threads resumed since the last fd poll.
     since_poll: Cell<u32>,
     /// Spins left before this hub stops spinning (see `Hub::spin`).
@@ -149,44 +96,23 @@ pub(crate) fn with<R>(f: impl FnOnce(&Hub) -> R) -> R {
     HUB.with(f)
 }
 
-/// A key for a pending timer, to cancel it.
-pub(crate) type TimerKey = (Instant, u64);
-
 impl Hub {
     fn new() -> Hub {
-        static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
-        let poller = Poller::new().unwrap_or_else(|e| {
-            panic!("green: cannot create this thread's hub poller (epoll): {e}")
-        });
-        let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
-        let shared = Arc::new(HubShared {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            poller,
-            inbox_tx,
-            inbox_rx,
-            pending: AtomicBool::new(false),
-            sleeping: AtomicBool::new(false),
-            live: AtomicUsize::new(0),
-            fds: AtomicUsize::new(0),
-            io: Mutex::new(Slab::default()),
-        });
+        let shared = Arc::new(HubShared::new());
         let name = std::thread::current().name().map(String::from);
-        let root = Arc::new(Ctx::new(name, shared.clone(), ROOT_SLOT, 0));
+        let root = Arc::new(Ctx::new(name, shared.clone(), ROOT_SLOT));
         crate::panic_hook::install();
         Hub {
             shared,
             root,
             run_queue: RefCell::new(VecDeque::new()),
             tasks: RefCell::new(Slab::default()),
-            timers: RefCell::new(BTreeMap::new()),
-            timer_seq: Cell::new(0),
-            pool: RefCell::new(Vec::new()),
+            timers: RefCell::new(Timers::default()),
             events: RefCell::new(Events::with_capacity(
                 NonZeroUsize::new(1024).expect("non-zero"),
             )),
             current: RefCell::new(None),
             yielded: Cell::new(false),
-            switched: Cell::new(false),
             since_poll: Cell::new(0),
             spin_credit: Cell::new(SPIN_CREDIT),
         }
@@ -219,15 +145,11 @@ impl Hub {
     // ----- timers -----
 
     pub(crate) fn add_timer(&self, deadline: Instant, ctx: Arc<Ctx>) -> TimerKey {
-        let seq = self.timer_seq.get().wrapping_add(1);
-        self.timer_seq.set(seq);
-        let key = (deadline, seq);
-        self.timers.borrow_mut().insert(key, ctx);
-        key
+        self.timers.borrow_mut().add(deadline, ctx)
     }
 
     pub(crate) fn cancel_timer(&self, key: TimerKey) {
-        self.timers.borrow_mut().remove(&key);
+        self.timers.borrow_mut().cancel(key);
     }
 
     /// Wakes every context whose timer is due; returns the next deadline.
@@ -237,16 +159,11 @@ impl Hub {
         }
         let now = Instant::now();
         loop {
-            let due = {
-                let mut timers = self.timers.borrow_mut();
-                match timers.first_key_value() {
-                    Some((&(at, _), _)) if at <= now => timers.pop_first().map(|(_, c)| c),
-                    Some((&(at, _), _)) => return Some(at),
-                    None => return None,
-                }
-            };
-            if let Some(ctx) = due {
-                ctx.wake();
+            // The borrow ends before `wake`, which may queue on this hub.
+            let due = self.timers.borrow_mut().pop_due(now);
+            match due {
+                Ok(ctx) => ctx.wake(),
+                Err(next) => return next,
             }
         }
     }
@@ -273,10 +190,9 @@ impl Hub {
     /// Switches a green thread that `begin_park` moved to `PARKED` out to
     /// the hub; `timer` is its deadline's timer, if any.
     fn park_green(&self, timer: Option<TimerKey>) {
-        self.switched.set(true);
         // Back to the hub loop, which resumes us once a waker moved us to
         // RUNNING and queued us.
-        generator::co_yield_with(());
+        coroutine::suspend();
         if let Some(key) = timer {
             self.cancel_timer(key);
         }
@@ -297,8 +213,7 @@ impl Hub {
     pub(crate) fn yield_now(&self) -> bool {
         if self.in_green() {
             self.yielded.set(true);
-            self.switched.set(true);
-            generator::co_yield_with(());
+            coroutine::suspend();
             true
         } else {
             self.drain_inbox();
@@ -311,73 +226,48 @@ impl Hub {
     // ----- green threads -----
 
     /// Creates a green thread on this hub and queues it. `ctx.hub` must be
-    /// this hub and one stack must have been reserved for it.
-    pub(crate) fn create(&self, ctx: Arc<Ctx>, body: Body) {
-        let slot = self.tasks.borrow_mut().insert(Task::Pending(body));
+    /// this hub; `stack` was promised to it at spawn.
+    pub(crate) fn create(&self, ctx: Arc<Ctx>, body: Body, stack: Promise) {
+        // Overflows of green threads on this OS thread must be reportable
+        // (a no-op after the first call).
+        crate::signal::ensure_altstack();
+        let slot = self.tasks.borrow_mut().insert(Task::Pending(body, stack));
+        // A hub holds far fewer than 2^32 - 1 green threads: each costs a
+        // page of memory at least.
+        let slot = u32::try_from(slot).expect("green: more than 2^32 green threads on one hub");
         ctx.slot.store(slot, Ordering::Relaxed);
         self.run_queue.borrow_mut().push_back(ctx);
     }
 
-    /// Gives a pending green thread its stack.
-    fn start(&self, ctx: &Ctx, body: Body) -> Option<Gen> {
-        let made = {
-            let mut pool = self.pool.borrow_mut();
-            stack::create(&mut pool, ctx.stack_size, body)
-        };
-        match made {
-            Ok(mut gen) => {
-                // Non-null local data puts the coroutine in generator's
-                // "coroutine mode": `co_yield_with` works at any call depth.
-                // The pointer is never dereferenced.
-                gen.set_local_data(ctx as *const Ctx as *mut u8);
-                Some(gen)
-            }
-            // The body was dropped unrun; its completion guard has already
-            // delivered the error to the joiner.
-            Err(_msg) => None,
-        }
-    }
-
     /// Resumes one green thread until it parks, yields or finishes.
     fn resume(&self, ctx: Arc<Ctx>) {
-        let slot = ctx.slot.load(Ordering::Relaxed);
+        let slot = ctx.slot.load(Ordering::Relaxed) as usize;
         let task = self.tasks.borrow_mut().take(slot);
-        let mut gen = match task {
-            Some(Task::Started(gen)) => gen,
-            Some(Task::Pending(body)) => match self.start(&ctx, body) {
-                Some(gen) => gen,
-                None => {
-                    self.tasks.borrow_mut().remove(slot);
-                    stack::finished();
-                    self.shared.live.fetch_sub(1, Ordering::Relaxed);
-                    return;
-                }
-            },
+        let mut green = match task {
+            Some(Task::Started(green)) => green,
+            Some(Task::Pending(body, promise)) => Green::new(stack::bind(promise), body),
             // Broken invariant: a queued context always has its task here.
             None => panic!("green hub {}: no task for queued {ctx:?}", self.shared.id),
         };
         self.since_poll.set(self.since_poll.get().saturating_add(1));
+        crate::signal::set_running(Arc::as_ptr(&ctx));
         *self.current.borrow_mut() = Some(ctx);
-        gen.resume();
+        let finished = green.resume();
         let ctx = self
             .current
             .borrow_mut()
             .take()
             .expect("current green thread vanished during resume");
-        // A green thread leaves `resume` by finishing, by parking or yielding
-        // (both set `switched`), or — with neither — because generator's
-        // guard-page handler jumped out of an overflowed stack.
-        // (generator reports an overflowed coroutine as done.)
-        if !self.switched.replace(false) && stack::overflowed(&mut gen) {
-            overflow_abort(&ctx);
-        }
-        if gen.is_done() {
+        crate::signal::set_running(std::ptr::null());
+        if finished {
             self.tasks.borrow_mut().remove(slot);
             // (`stack::finished` already ran at the end of the body.)
-            stack::recycle(&mut self.pool.borrow_mut(), gen, ctx.stack_size);
+            // SAFETY: the coroutine has returned from its body, so nothing
+            // runs on its stack or will resume there.
+            unsafe { stack::release(green.into_stack()) };
             self.shared.live.fetch_sub(1, Ordering::Relaxed);
         } else {
-            self.tasks.borrow_mut().put(slot, Task::Started(gen));
+            self.tasks.borrow_mut().put(slot, Task::Started(green));
             if self.yielded.replace(false) {
                 self.run_queue.borrow_mut().push_back(ctx);
             }
@@ -417,7 +307,7 @@ impl Hub {
                         self.run_queue.borrow_mut().push_back(ctx);
                     }
                 }
-                Inbound::Spawn(ctx, body) => self.create(ctx, body),
+                Inbound::Spawn(ctx, body, stack) => self.create(ctx, body, stack),
             }
         }
     }
@@ -456,7 +346,7 @@ impl Hub {
                 // before deciding to sleep.
                 continue;
             }
-            let wake_at = match (next_timer, deadline) {
+            let mut wake_at = match (next_timer, deadline) {
                 (Some(t), Some(d)) => Some(t.min(d)),
                 (t, d) => t.or(d),
             };
@@ -467,6 +357,20 @@ impl Hub {
             }
             if self.spin(&done, wake_at) {
                 continue;
+            }
+            // About to sleep: hand freed stacks' pages back to the kernel
+            // if a trim is due, or wake up when it will be.
+            if let Some(due) = stack::trim_due() {
+                let now = Instant::now();
+                if due <= now {
+                    stack::trim(now, &|| self.shared.pending.load(Ordering::Relaxed));
+                }
+                if let Some(due) = stack::trim_due() {
+                    // Never sooner than a millisecond: a trim another hub is
+                    // running must not make this one spin.
+                    let due = due.max(now + Duration::from_millis(1));
+                    wake_at = Some(wake_at.map_or(due, |w| w.min(due)));
+                }
             }
             self.shared.sleeping.store(true, Ordering::SeqCst);
             if self.shared.pending.load(Ordering::SeqCst) || done() {
@@ -554,15 +458,22 @@ impl Hub {
 
 impl Drop for Hub {
     fn drop(&mut self) {
-        // The OS thread is exiting. Suspended green threads cannot be unwound
-        // safely from a thread-local destructor, so their stacks are leaked;
-        // finished, pooled stacks are freed.
+        // The OS thread is exiting. Green threads that never started are
+        // dropped unrun: their completion guard tells their joiners, and
+        // their stacks go back. Suspended ones cannot be unwound safely from
+        // a thread-local destructor, so their coroutines (and stacks) are
+        // leaked.
         for task in self.tasks.get_mut().drain() {
-            if let Task::Started(gen) = task {
-                std::mem::forget(gen);
+            match task {
+                Task::Pending(body, promise) => {
+                    drop(body);
+                    stack::finished();
+                    // The promised stack goes back unused.
+                    drop(promise);
+                }
+                Task::Started(green) => std::mem::forget(green),
             }
         }
-        stack::drain_pool(self.pool.get_mut());
     }
 }
 
@@ -589,75 +500,9 @@ pub(crate) fn schedule(ctx: Arc<Ctx>) {
 
 /// The running green thread's name (outer `None`: not on a green thread).
 pub(crate) fn current_green_name() -> Option<Option<String>> {
-    HUB.try_with(|hub| hub.current().map(|c| c.name.clone()))
+    HUB.try_with(|hub| hub.current().map(|c| c.name.as_deref().map(String::from)))
         .ok()
         .flatten()
-}
-
-/// The overflow report std gives for OS threads, naming the green thread.
-fn overflow_abort(ctx: &Ctx) -> ! {
-    use std::io::Write;
-    let name = ctx.name.as_deref().unwrap_or("<unnamed>");
-    let _ = writeln!(
-        std::io::stderr(),
-        "\nthread '{name}' (green thread, {} KiB stack) has overflowed its stack\n\
-         fatal runtime error: stack overflow; raise it with thread::Builder::stack_size \
-         or GREEN_STACK_SIZE",
-        ctx.stack_size / 1024
-    );
-    std::process::abort();
-}
-
-// ----- worker hubs -----
-
-static WORKERS: OnceLock<Vec<Arc<HubShared>>> = OnceLock::new();
-static NEXT_WORKER: AtomicUsize = AtomicUsize::new(0);
-
-/// The worker hubs, started on first use.
-fn workers() -> &'static [Arc<HubShared>] {
-    WORKERS.get_or_init(|| {
-        let n = crate::runtime::workers();
-        let _ = crate::runtime::WORKERS_STARTED.set(n);
-        let (tx, rx) = std::sync::mpsc::channel();
-        for i in 0..n {
-            let tx = tx.clone();
-            std::thread::Builder::new()
-                .name(format!("green-worker-{i}"))
-                .spawn(move || {
-                    HUB.with(|hub| {
-                        let _ = tx.send(hub.shared.clone());
-                        hub.run_forever()
-                    })
-                })
-                .unwrap_or_else(|e| panic!("green: cannot start worker hub {i}: {e}"));
-        }
-        drop(tx);
-        rx.iter().take(n).collect()
-    })
-}
-
-/// Picks the hub a new green thread goes to: the next worker, round robin,
-/// or this thread's own hub in eventlet mode (`GREEN_WORKERS=0`).
-pub(crate) fn placement() -> Arc<HubShared> {
-    let workers = workers();
-    if workers.is_empty() {
-        return with(|hub| hub.shared.clone());
-    }
-    let i = NEXT_WORKER.fetch_add(1, Ordering::Relaxed) % workers.len();
-    workers[i].clone()
-}
-
-/// Creates a green thread on `ctx.hub`: directly when that is this thread's
-/// hub, through its inbox otherwise.
-pub(crate) fn spawn_on(ctx: Arc<Ctx>, body: Body) {
-    ctx.hub.live.fetch_add(1, Ordering::Relaxed);
-    let local = with(|hub| Arc::ptr_eq(&hub.shared, &ctx.hub));
-    if local {
-        with(|hub| hub.create(ctx, body));
-    } else {
-        let hub = ctx.hub.clone();
-        hub.send(Inbound::Spawn(ctx, body));
-    }
 }
 
 /// Parks the caller (green thread or OS thread) until woken or `deadline`.

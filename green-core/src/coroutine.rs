@@ -1,0 +1,140 @@
+//! The switch: a green thread is a corosensei coroutine running on a stack
+//! green-core owns (`crate::stack`).
+//!
+//! The hub resumes a [`Green`]; the green thread comes back out with
+//! [`suspend`], from any call depth. corosensei hands each coroutine a
+//! `Yielder` at its start; `suspend` finds the running one through a
+//! per-OS-thread pointer that [`Green::resume`] sets before every switch in
+//! and saves after every switch out, so a green thread always suspends
+//! through its own yielder.
+
+use std::cell::Cell;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+
+use crate::stack::Stack;
+
+/// The closure a green thread runs, boxed until it starts. Unlike a
+/// `Box<dyn FnOnce()>`, the box is freed as the closure starts rather than
+/// when it returns: a parked green thread keeps no heap for its body.
+pub(crate) struct Body {
+    /// A `Box<F>` turned into a raw pointer.
+    data: NonNull<u8>,
+    /// Runs (`true`) or drops (`false`) the closure behind `data`, freeing
+    /// its box either way; called exactly once.
+    call: unsafe fn(NonNull<u8>, bool),
+}
+
+// SAFETY: `Body::new` only accepts `F: Send`, and the closure is the only
+// thing `data` points to.
+unsafe impl Send for Body {}
+
+impl Body {
+    /// Boxes `f` for a green thread.
+    ///
+    /// # Safety
+    ///
+    /// Everything `f` borrows must outlive the green thread that runs it
+    /// (the `'static` bound a hub would otherwise need is what is waived).
+    pub(crate) unsafe fn new<'a, F: FnOnce() + Send + 'a>(f: F) -> Body {
+        unsafe fn call<F: FnOnce()>(data: NonNull<u8>, run: bool) {
+            // SAFETY: `data` is the `Box<F>` leaked by `Body::new`, and
+            // `call` runs once (`run` consumes the body, `drop` is its
+            // destructor).
+            let boxed = unsafe { Box::from_raw(data.as_ptr().cast::<F>()) };
+            if run {
+                // Move the closure out; the box is freed at the end of the
+                // block, before the closure runs.
+                let f = {
+                    let boxed = boxed;
+                    *boxed
+                };
+                f();
+            }
+        }
+        Body {
+            data: NonNull::from(Box::leak(Box::new(f))).cast(),
+            call: call::<F>,
+        }
+    }
+
+    /// Runs the closure (on the green thread's stack).
+    pub(crate) fn run(self) {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so `call` runs exactly once.
+        unsafe { (this.call)(this.data, true) }
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        // SAFETY: a body that was never run is dropped exactly once.
+        unsafe { (self.call)(self.data, false) }
+    }
+}
+
+type Co = Coroutine<(), (), (), Stack>;
+
+thread_local! {
+    /// The yielder of the coroutine running on this OS thread (null on the
+    /// hub's own stack, or before a new coroutine has stored its own).
+    static YIELDER: Cell<*const Yielder<(), ()>> = const { Cell::new(std::ptr::null()) };
+}
+
+/// A green thread's coroutine. Never leaves the OS thread that created it
+/// (corosensei's `Coroutine` is `!Send`, and so is this).
+pub(crate) struct Green {
+    co: Co,
+    /// This coroutine's yielder once it has started; it lives on the
+    /// coroutine's own stack, at a fixed place, for as long as it runs.
+    yielder: *const Yielder<(), ()>,
+}
+
+impl Green {
+    /// A coroutine that will run `body` on `stack` when first resumed. Only
+    /// the top of the stack is written now.
+    pub(crate) fn new(stack: Stack, body: Body) -> Green {
+        let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
+            YIELDER.with(|y| y.set(yielder));
+            body.run();
+        });
+        Green {
+            co,
+            yielder: std::ptr::null(),
+        }
+    }
+
+    /// Runs the green thread until it suspends (`false`) or finishes
+    /// (`true`).
+    pub(crate) fn resume(&mut self) -> bool {
+        let outer = YIELDER.with(|y| y.replace(self.yielder));
+        let finished = matches!(self.co.resume(()), CoroutineResult::Return(()));
+        self.yielder = YIELDER.with(|y| y.replace(outer));
+        finished
+    }
+
+    /// The stack of a finished green thread, for reuse.
+    pub(crate) fn into_stack(self) -> Stack {
+        debug_assert!(self.co.done(), "into_stack of an unfinished green thread");
+        self.co.into_stack()
+    }
+}
+
+/// Switches the running green thread out to its hub; returns when the hub
+/// resumes it.
+///
+/// # Panics
+///
+/// When called outside a green thread (a broken invariant: callers check
+/// `Hub::in_green` first).
+pub(crate) fn suspend() {
+    let yielder = YIELDER.with(Cell::get);
+    assert!(!yielder.is_null(), "green: suspend outside a green thread");
+    // SAFETY: a non-null YIELDER is the yielder of the coroutine running on
+    // this OS thread right now (set by `Green::resume` or by the coroutine's
+    // own start, cleared when it switches out), and a yielder stays valid
+    // while its coroutine runs.
+    unsafe { (*yielder).suspend(()) };
+}

@@ -1,0 +1,215 @@
+//! Green-thread stacks: green-core owns their memory.
+//!
+//! The interface the rest of the crate sees is small:
+//!
+//! * [`claim`] a stack of at least some size (at spawn time, so every way
+//!   of not getting one is an `io::Error` from `Builder::spawn`): a
+//!   [`Promise`], which [`bind`] turns into a [`Stack`] when the thread
+//!   first runs, on its hub;
+//! * [`release`] it when its green thread has finished;
+//! * [`guard_hit`]: is this faulting address a green guard page (for the
+//!   SIGSEGV handler);
+//! * [`trim`] / [`trim_due`]: return the pages of freed stacks to the
+//!   kernel, called by hubs about to sleep.
+//!
+//! How stacks are laid out, guarded and recycled is `slab`'s business; the
+//! kernel calls are in `sys`; the guard lookup the signal handler uses is
+//! `registry`.
+//!
+//! Two process-wide counts bound what exists: green threads spawned and not
+//! finished (`LIVE`, capped by `runtime::stack_budget`, unlimited by default
+//! where guards cost no mapping), and the slots of `slab`.
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::runtime::{self, GuardKind};
+
+mod registry;
+mod slab;
+mod sys;
+
+pub(crate) use slab::{trim, trim_due, Promise};
+pub(crate) use sys::page_size;
+
+/// A green thread's stack: a slot of a slab reservation (or a reservation
+/// of its own), with a guard page below it. Owned by one green thread from
+/// its first run until it finishes, on one OS thread.
+#[derive(Debug)]
+pub(crate) struct Stack(slab::Slot);
+
+/// Turns a spawn-time promise into the stack the thread runs on; called by
+/// the hub that first runs it.
+pub(crate) fn bind(promise: Promise) -> Stack {
+    Stack(promise.bind())
+}
+
+// SAFETY: `base` is the slot's top and `limit` its lowest address, which is
+// the start of its guard page; the range between is mapped read-write and
+// owned by this `Stack` alone (slots never overlap, and a slot is handed to
+// one `Stack` at a time). Both are page-aligned, so aligned to
+// STACK_ALIGNMENT, and every class holds at least 32 KiB, far above
+// corosensei's MIN_STACK_SIZE.
+unsafe impl corosensei::stack::Stack for Stack {
+    fn base(&self) -> corosensei::stack::StackPointer {
+        corosensei::stack::StackPointer::new(self.0.top()).expect("a stack's top is never 0")
+    }
+
+    fn limit(&self) -> corosensei::stack::StackPointer {
+        corosensei::stack::StackPointer::new(self.0.addr).expect("a stack's base is never 0")
+    }
+}
+
+/// Green threads spawned and not yet finished, process-wide.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Green threads spawned and not finished.
+pub(crate) fn threads() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Stacks that exist: every slot carved so far (in use or free) and every
+/// large stack.
+pub(crate) fn stacks() -> usize {
+    slab::stacks()
+}
+
+/// Stacks whose guard pages exist (each costs two kernel mappings when
+/// guards are `mprotect`ed).
+pub(crate) fn carved() -> usize {
+    slab::carved()
+}
+
+/// The usable size a request for `bytes` gets: `bytes` rounded up to whole
+/// pages, at least `runtime::MIN_STACK_SIZE`, then to its size class.
+///
+/// # Errors
+///
+/// `InvalidInput` when the size cannot be represented once rounded (std
+/// refuses `usize::MAX` the same way).
+pub(crate) fn usable_for(bytes: usize) -> io::Result<usize> {
+    let page = sys::page_size();
+    let bytes = bytes.max(runtime::MIN_STACK_SIZE);
+    let rounded = bytes
+        .checked_add(page - 1)
+        .map(|b| b & !(page - 1))
+        .filter(|b| b.checked_add(page).is_some())
+        .ok_or_else(too_large)?;
+    Ok(slab::usable_for(rounded))
+}
+
+/// Everything a new green thread needs before it is handed to a hub: room in
+/// the thread budget and a stack of at least `bytes`.
+///
+/// # Errors
+///
+/// `InvalidInput` for a size that cannot be represented; `WouldBlock` (what
+/// std reports when it cannot map an OS thread's stack) when the address
+/// space cannot be had; `OutOfMemory` when the green-thread budget is spent
+/// (`GREEN_MAX_STACKS`, or the map budget where guards are `mprotect`ed).
+pub(crate) fn claim(bytes: usize) -> io::Result<Promise> {
+    let usable = usable_for(bytes)?;
+    if !reserve_thread() {
+        return Err(budget_spent());
+    }
+    crate::signal::install();
+    slab::claim(usable).inspect_err(|_| finished())
+}
+
+fn reserve_thread() -> bool {
+    let fits = |budget: usize| {
+        LIVE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n < budget).then_some(n + 1)
+        })
+        .is_ok()
+    };
+    // The map limit may have been raised since the budget was derived.
+    fits(runtime::stack_budget()) || fits(runtime::refresh_stack_budget())
+}
+
+/// A green thread finished (or was never handed to a hub): its place in the
+/// budget ends. Its stack is released separately, once nothing runs on it.
+pub(crate) fn finished() {
+    LIVE.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Gives a stack back for reuse.
+///
+/// # Safety
+///
+/// No coroutine runs on the stack or will resume on it.
+pub(crate) unsafe fn release(stack: Stack) {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { slab::release(stack.0) };
+}
+
+/// If `addr` lies in a green guard page, the usable size of that stack.
+/// Async-signal-safe.
+pub(crate) fn guard_hit(addr: usize) -> Option<usize> {
+    registry::guard_hit(addr)
+}
+
+/// Which guard pages this kernel gives us, found by trying
+/// `MADV_GUARD_INSTALL` once on a scratch reservation.
+pub(crate) fn probe_guards() -> GuardKind {
+    let page = sys::page_size();
+    let Ok(addr) = sys::reserve(2 * page, true) else {
+        return GuardKind::Mprotect;
+    };
+    // SAFETY: the scratch reservation was just made and holds nothing.
+    let kind = match unsafe { sys::guard_install(addr, page) } {
+        Ok(()) => GuardKind::Madvise,
+        Err(_) => GuardKind::Mprotect,
+    };
+    // SAFETY: the scratch reservation is ours and unused.
+    unsafe { sys::release(addr, 2 * page) };
+    kind
+}
+
+fn too_large() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "green-thread stack size too large to represent",
+    )
+}
+
+fn budget_spent() -> io::Error {
+    let message = match runtime::stack_guards() {
+        GuardKind::Mprotect => format!(
+            "cannot spawn a green thread: {live} green threads are alive and the stack \
+             budget is {budget}. This kernel has no MADV_GUARD_INSTALL (Linux 6.13), so \
+             each green-thread stack costs {maps} kernel memory mappings and \
+             vm.max_map_count is {max}. Raise it (for example `sysctl -w \
+             vm.max_map_count={suggest}`), set GREEN_MAX_STACKS, or wait for green \
+             threads to finish",
+            live = threads(),
+            budget = runtime::stack_budget(),
+            maps = runtime::maps_per_stack(),
+            max = runtime::max_map_count(),
+            suggest = (runtime::max_map_count() * 4).max(262_144),
+        ),
+        GuardKind::Madvise => format!(
+            "cannot spawn a green thread: {live} green threads are alive and \
+             GREEN_MAX_STACKS (or runtime::set_stack_budget) allows {budget}",
+            live = threads(),
+            budget = runtime::stack_budget(),
+        ),
+    };
+    io::Error::new(io::ErrorKind::OutOfMemory, message)
+}
+
+/// `bytes` for messages: `64 KiB`, `2 MiB`, `1024 GiB`.
+pub(crate) fn human(bytes: usize) -> String {
+    const KIB: usize = 1 << 10;
+    const MIB: usize = 1 << 20;
+    const GIB: usize = 1 << 30;
+    if bytes >= GIB && bytes % GIB == 0 {
+        format!("{} GiB", bytes / GIB)
+    } else if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes % KIB == 0 {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
