@@ -9,9 +9,10 @@
 //! cargo run --release --example threads_demo -- 20000   # another count
 //! ```
 //!
-//! A default kernel (`vm.max_map_count` = 65530) lets a process hold about
-//! 30,000 green-thread stacks at once; with fewer allowed the demo says so and
-//! runs as many as fit. `sudo sysctl -w vm.max_map_count=262144` lifts that.
+//! No kernel setting needs raising. On a kernel older than Linux 6.13 (no
+//! `MADV_GUARD_INSTALL`) each stack costs two kernel mappings, so a default
+//! `vm.max_map_count` allows about 30,000 at once: the demo then says so and
+//! runs as many as fit.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -37,9 +38,9 @@ fn main() {
     let n = if wanted + 1_000 > budget {
         let n = budget.saturating_sub(1_000);
         println!(
-            "note: this kernel allows about {budget} green threads at once \
-             (vm.max_map_count = {}); running {n} instead of {wanted}.\n      \
-             `sudo sysctl -w vm.max_map_count=262144` allows 100,000.",
+            "note: this kernel has no MADV_GUARD_INSTALL, so it allows about {budget} \
+             green threads at once (vm.max_map_count = {}); running {n} instead of \
+             {wanted}.\n      `sudo sysctl -w vm.max_map_count=262144` allows 100,000.",
             green::rt::runtime::max_map_count()
         );
         n

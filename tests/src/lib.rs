@@ -564,19 +564,52 @@ pub struct ChildRun {
 ///
 /// If the child cannot be started.
 pub fn run_test_in_child(test: &str, env: &[(&str, &str)], limit: Duration) -> ChildRun {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-
     let exe = std::env::current_exe().expect("the test binary's path");
-    let mut cmd = Command::new(exe);
-    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"]);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("start the child test process");
+    run_child(cmd, limit)
+}
+
+/// Like [`run_test_in_child`], with the child's address space limited to
+/// `kib` KiB (`ulimit -v`, through `sh`).
+///
+/// # Panics
+///
+/// If the child cannot be started.
+pub fn run_test_in_child_with_address_limit(
+    test: &str,
+    env: &[(&str, &str)],
+    kib: usize,
+    limit: Duration,
+) -> ChildRun {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+        .arg(exe)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_child(cmd, limit)
+}
+
+/// Runs `cmd` with piped output, killing it after `limit`.
+///
+/// # Panics
+///
+/// If the child cannot be started.
+pub fn run_child(mut cmd: std::process::Command, limit: Duration) -> ChildRun {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start the child process");
     let drain = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
@@ -603,6 +636,24 @@ pub fn run_test_in_child(test: &str, env: &[(&str, &str)], limit: Duration) -> C
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
     }
+}
+
+/// Reads a `kB` field of `/proc/self/status` (`VmRSS:`, `VmPTE:`, ...).
+pub fn status_kib(field: &str) -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Kernel memory mappings this process holds now.
+pub fn mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
 }
 
 /// Writes each scenario once, compiles it twice — with std's imports and
@@ -857,4 +908,50 @@ pub fn stack_budget_scenario(budget: usize) {
         h.thread().unpark();
         assert_eq!(h.join().unwrap(), i);
     }
+}
+
+/// Spawns parked green threads until `Builder::spawn` refuses (at most
+/// `cap` tries), then checks that every accepted thread ran, releases them
+/// all and joins each. Returns how many were accepted and the refusal.
+///
+/// # Panics
+///
+/// If `cap` spawns all succeed, if an accepted thread never runs or joins
+/// with an error, or if a step hangs.
+pub fn spawn_until_refused(cap: usize) -> (usize, io::Error) {
+    const HANG: Duration = Duration::from_secs(120);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let go = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    let err = loop {
+        assert!(handles.len() < cap, "no refusal after {cap} spawns");
+        let (ran, go) = (ran.clone(), go.clone());
+        let i = handles.len();
+        match green_core::thread::Builder::new().spawn(move || {
+            ran.fetch_add(1, Ordering::SeqCst);
+            let begin = Instant::now();
+            while !go.load(Ordering::SeqCst) && begin.elapsed() < HANG {
+                green_core::thread::park_timeout(HANG);
+            }
+            i
+        }) {
+            Ok(h) => handles.push(h),
+            Err(e) => break e,
+        }
+    };
+    let accepted = handles.len();
+    // Everything accepted got a stack and ran: a refusal is never a thread
+    // that silently does not run.
+    assert!(
+        eventually(Flavor::GreenPlain, HANG, || ran.load(Ordering::SeqCst)
+            == accepted),
+        "only {} of {accepted} accepted green threads ran",
+        ran.load(Ordering::SeqCst)
+    );
+    go.store(true, Ordering::SeqCst);
+    for (i, h) in handles.into_iter().enumerate() {
+        h.thread().unpark();
+        assert_eq!(h.join().expect("an accepted green thread failed"), i);
+    }
+    (accepted, err)
 }

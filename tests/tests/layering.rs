@@ -1,6 +1,6 @@
 //! Architecture invariants checked by walking the workspace's sources:
 //!
-//! * only green-core names the platform crates (`polling`, `generator`,
+//! * only green-core names the platform crates (`polling`, `corosensei`,
 //!   `libc`) — no `.rs` file elsewhere contains `<crate>::`;
 //! * every crate other than green-core carries `#![forbid(unsafe_code)]` or
 //!   `#![deny(unsafe_code)]` in its `lib.rs`.
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// Crates only green-core may name. Spelled so that this file does not
 /// contain the patterns it looks for.
-const PLATFORM_CRATES: [&str; 3] = ["polling", "generator", "libc"];
+const PLATFORM_CRATES: [&str; 3] = ["polling", "corosensei", "libc"];
 
 const CORE_DIR: &str = "green-core";
 
@@ -90,7 +90,7 @@ fn the_scanner_finds_what_it_should() {
         "use {}Poller;\nlet x = my_{}call();\n// {}ctx\nfn f() {{ ::{}fcntl }}\n",
         p("polling"),
         p("libc"),
-        p("generator"),
+        p("corosensei"),
         p("libc")
     );
     let hits: Vec<usize> = platform_uses(&src, &PLATFORM_CRATES)

@@ -1,6 +1,6 @@
 //! The stack budget, set with the `GREEN_MAX_STACKS` environment variable
 //! (set by the test itself, before the first spawn): past it,
-//! `Builder::spawn` returns `OutOfMemory` naming `vm.max_map_count`,
+//! `Builder::spawn` returns `OutOfMemory` naming `GREEN_MAX_STACKS`,
 //! `thread::spawn` panics with std's message, and once green threads finish,
 //! spawning works again. A dedicated binary, so the process (and its budget)
 //! is fresh; the single test runs everything in order (the scenario is

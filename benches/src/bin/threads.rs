@@ -13,10 +13,16 @@
 //! * `sleepw` — the same, run twice in one process with green's stack pool
 //!   raised to N, timing the second run: the cost without mapping stacks.
 //! * `idle`   — N tasks parked; resident memory per task.
+//! * `live`   — up to 1,000,000 parked tasks at once, at this machine's
+//!   `vm.max_map_count`: how many the system holds, and how long spawning
+//!   them took.
 //!
-//! N is `BENCH_N` (default 100,000). Green needs `vm.max_map_count` above about
-//! 2.1 × N + 10,000 for N live green threads; with less, green and may runs
-//! are cut to what the kernel allows and the table says so.
+//! N is `BENCH_N` (default 100,000). tokio runs on its multi-thread runtime
+//! (`tokio`) and its current-thread runtime (`tokio-ct`); the one-scheduler
+//! scenarios (`yield`, `park1`) use the current-thread runtime in both.
+//! may maps two kernel mappings per coroutine, so its runs are cut to what
+//! `vm.max_map_count` allows, and the table says so (green would be too on
+//! a kernel without `MADV_GUARD_INSTALL`).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -24,10 +30,12 @@ use std::time::{Duration, Instant};
 
 use green_benches::best;
 
-const SCENARIOS: [&str; 7] = [
-    "spawn", "yield", "park1", "park2", "sleep", "sleepw", "idle",
+const SCENARIOS: [&str; 8] = [
+    "spawn", "yield", "park1", "park2", "sleep", "sleepw", "idle", "live",
 ];
-const SYSTEMS: [&str; 4] = ["green", "std", "tokio", "may"];
+const SYSTEMS: [&str; 5] = ["green", "std", "tokio", "tokio-ct", "may"];
+/// Tasks the `live` scenario tries to hold at once.
+const LIVE: usize = 1_000_000;
 const ROUND_TRIPS: u64 = 1_000_000;
 const SLEEP: Duration = Duration::from_millis(100);
 
@@ -70,7 +78,13 @@ fn main() {
     green_benches::print_table(
         &SCENARIOS,
         &SYSTEMS,
-        &["green", "std threads", "tokio", "may"],
+        &[
+            "green",
+            "std threads",
+            "tokio (multi-thread)",
+            "tokio (current-thread)",
+            "may",
+        ],
     );
 }
 
@@ -78,13 +92,14 @@ fn run(scenario: &str, system: &str) -> String {
     match (scenario, system) {
         ("spawn", "green") => green::spawn(),
         ("spawn", "std") => stdt::spawn(),
-        ("spawn", "tokio") => tok::spawn(),
+        ("spawn", "tokio") => tok::spawn(false),
+        ("spawn", "tokio-ct") => tok::spawn(true),
         ("spawn", "may") => mayb::spawn(),
         ("yield", "green") => green::yields(),
-        ("yield", "tokio") => tok::yields(),
+        ("yield", "tokio" | "tokio-ct") => tok::yields(),
         ("yield", "may") => mayb::yields(),
         ("park1", "green") => green::park(true),
-        ("park1", "tokio") => tok::park(true),
+        ("park1", "tokio" | "tokio-ct") => tok::park(true),
         ("park1", "may") => mayb::park(true),
         ("park2", "green") => green::park(false),
         ("park2", "std") => stdt::park(),
@@ -92,14 +107,22 @@ fn run(scenario: &str, system: &str) -> String {
         ("park2", "may") => mayb::park(false),
         ("sleep", "green") => green::sleep(),
         ("sleep", "std") => stdt::sleep(),
-        ("sleep", "tokio") => tok::sleep(),
+        ("sleep", "tokio") => tok::sleep(false),
+        ("sleep", "tokio-ct") => tok::sleep(true),
         ("sleep", "may") => mayb::sleep(),
         ("sleepw", "green") => green::sleep_warm(),
         ("sleepw", _) => "—".into(),
         ("idle", "green") => green::idle(),
         ("idle", "std") => stdt::idle(),
-        ("idle", "tokio") => tok::idle(),
+        ("idle", "tokio") => tok::idle(false),
+        ("idle", "tokio-ct") => tok::idle(true),
         ("idle", "may") => mayb::idle(),
+        ("live", "green") => green::live(),
+        ("live", "std") => stdt::live(),
+        ("live", "tokio") => tok::live(false),
+        ("live", "tokio-ct") => tok::live(true),
+        ("live", "may") => mayb::live(),
+        ("park2", "tokio-ct") => "n/a (one scheduler thread)".into(),
         (_, "std") => "n/a (no user-level switch)".into(),
         _ => panic!("unknown scenario {scenario} / system {system}"),
     }
@@ -152,6 +175,37 @@ fn idle_per_task<H>(
     idle_result(n, before, after)
 }
 
+/// The `live` cell: spawns parked tasks with `spawn` (which returns `None`
+/// when the system refuses one) until `LIVE` are parked or one is refused,
+/// then releases and joins them.
+fn live_tasks<H>(
+    mut spawn: impl FnMut(Arc<AtomicUsize>, Arc<AtomicBool>) -> Option<H>,
+    wake: impl Fn(&H),
+    join: impl FnMut(H),
+) -> String {
+    let parked = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(LIVE);
+    while handles.len() < LIVE {
+        match spawn(parked.clone(), release.clone()) {
+            Some(h) => handles.push(h),
+            None => break,
+        }
+    }
+    let n = handles.len();
+    wait_count(&parked, n);
+    let elapsed = start.elapsed();
+    release.store(true, Ordering::Release);
+    handles.iter().for_each(wake);
+    handles.into_iter().for_each(join);
+    if n == LIVE {
+        format!("{n} (all parked after {:.1} s)", elapsed.as_secs_f64())
+    } else {
+        format!("refused at {n}")
+    }
+}
+
 /// Waits until `count` reaches `n` without burning a core.
 fn wait_count(count: &AtomicUsize, n: usize) {
     while count.load(Ordering::Acquire) < n {
@@ -164,14 +218,35 @@ mod green {
     use green_core::runtime;
     use green_core::thread;
 
-    /// How many green threads the kernel's map budget allows, leaving room.
+    /// How many green threads the stack budget allows, leaving room: all of
+    /// them, unless guard pages cost mappings on this kernel.
     fn fit(n: usize) -> (usize, &'static str) {
         let budget = runtime::stack_budget().saturating_sub(2_000);
         if n <= budget {
             (n, "")
         } else {
-            (budget, " [cut: raise vm.max_map_count]")
+            (
+                budget,
+                " [cut: no MADV_GUARD_INSTALL, raise vm.max_map_count]",
+            )
         }
+    }
+
+    pub fn live() -> String {
+        live_tasks(
+            |parked, release| {
+                thread::Builder::new()
+                    .spawn(move || {
+                        parked.fetch_add(1, Ordering::AcqRel);
+                        while !release.load(Ordering::Acquire) {
+                            thread::park();
+                        }
+                    })
+                    .ok()
+            },
+            |h| h.thread().unpark(),
+            |h| h.join().expect("join"),
+        )
     }
 
     pub fn spawn() -> String {
@@ -299,6 +374,24 @@ mod stdt {
 
     const STACK: usize = 64 * 1024;
 
+    pub fn live() -> String {
+        live_tasks(
+            |parked, release| {
+                thread::Builder::new()
+                    .stack_size(STACK)
+                    .spawn(move || {
+                        parked.fetch_add(1, Ordering::AcqRel);
+                        while !release.load(Ordering::Acquire) {
+                            thread::park();
+                        }
+                    })
+                    .ok()
+            },
+            |h| h.thread().unpark(),
+            |h| h.join().expect("join"),
+        )
+    }
+
     pub fn spawn() -> String {
         let n = n_std();
         let start = Instant::now();
@@ -399,9 +492,17 @@ mod tok {
             .expect("runtime")
     }
 
-    pub fn spawn() -> String {
+    fn runtime(current_thread: bool) -> tokio::runtime::Runtime {
+        if current_thread {
+            single()
+        } else {
+            multi()
+        }
+    }
+
+    pub fn spawn(ct: bool) -> String {
         let n = n_tasks();
-        multi().block_on(async move {
+        runtime(ct).block_on(async move {
             let mut best = Duration::MAX;
             for _ in 0..4 {
                 let start = Instant::now();
@@ -463,9 +564,9 @@ mod tok {
         })
     }
 
-    pub fn sleep() -> String {
+    pub fn sleep(ct: bool) -> String {
         let n = n_tasks();
-        multi().block_on(async move {
+        runtime(ct).block_on(async move {
             let start = Instant::now();
             let handles: Vec<_> = (0..n)
                 .map(|_| tokio::spawn(tokio::time::sleep(SLEEP)))
@@ -477,32 +578,61 @@ mod tok {
         })
     }
 
-    pub fn idle() -> String {
-        let n = n_tasks();
-        let rt = multi();
-        let parked = Arc::new(AtomicUsize::new(0));
-        let release = Arc::new(Notify::new());
-        let before = status_kib("VmRSS:");
-        let handles: Vec<_> = (0..n)
-            .map(|_| {
-                let parked = parked.clone();
-                let release = release.clone();
-                rt.spawn(async move {
-                    let wait = release.notified();
-                    parked.fetch_add(1, Ordering::AcqRel);
-                    wait.await;
+    pub fn live(ct: bool) -> String {
+        runtime(ct).block_on(async {
+            let release = Arc::new(Notify::new());
+            let parked = Arc::new(AtomicUsize::new(0));
+            let start = Instant::now();
+            let handles: Vec<_> = (0..LIVE)
+                .map(|_| {
+                    let (r, parked) = (release.clone(), parked.clone());
+                    tokio::spawn(async move {
+                        let wait = r.notified();
+                        parked.fetch_add(1, Ordering::AcqRel);
+                        wait.await;
+                    })
                 })
-            })
-            .collect();
-        wait_count(&parked, n);
-        let after = status_kib("VmRSS:");
-        release.notify_waiters();
-        rt.block_on(async {
+                .collect();
+            while parked.load(Ordering::Acquire) < LIVE {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let elapsed = start.elapsed();
+            release.notify_waiters();
             for h in handles {
                 h.await.expect("join");
             }
-        });
-        idle_result(n, before, after)
+            format!("{LIVE} (all parked after {:.1} s)", elapsed.as_secs_f64())
+        })
+    }
+
+    pub fn idle(ct: bool) -> String {
+        let n = n_tasks();
+        // Inside `block_on`, so a current-thread runtime runs the tasks too.
+        runtime(ct).block_on(async move {
+            let parked = Arc::new(AtomicUsize::new(0));
+            let release = Arc::new(Notify::new());
+            let before = status_kib("VmRSS:");
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    let parked = parked.clone();
+                    let release = release.clone();
+                    tokio::spawn(async move {
+                        let wait = release.notified();
+                        parked.fetch_add(1, Ordering::AcqRel);
+                        wait.await;
+                    })
+                })
+                .collect();
+            while parked.load(Ordering::Acquire) < n {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let after = status_kib("VmRSS:");
+            release.notify_waiters();
+            for h in handles {
+                h.await.expect("join");
+            }
+            idle_result(n, before, after)
+        })
     }
 }
 
@@ -600,6 +730,31 @@ mod mayb {
             h.join().expect("join");
         }
         sleep_result(n, start.elapsed(), note)
+    }
+
+    /// Spawns until may refuses: it maps every stack itself and panics
+    /// when `mmap` fails at the kernel's map limit.
+    pub fn live() -> String {
+        workers(2);
+        // The failed mmap panics; keep the panic quiet and cheap.
+        std::panic::set_hook(Box::new(|_| {}));
+        live_tasks(
+            |parked, release| {
+                std::panic::catch_unwind(move || {
+                    may::go!(move || {
+                        parked.fetch_add(1, Ordering::AcqRel);
+                        while !release.load(Ordering::Acquire) {
+                            coroutine::park();
+                        }
+                    })
+                })
+                .ok()
+            },
+            |h| h.coroutine().unpark(),
+            |h| {
+                let _ = h.join();
+            },
+        )
     }
 
     pub fn idle() -> String {

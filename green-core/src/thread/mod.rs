@@ -13,7 +13,9 @@
 //!   hub share them.
 //! * There is no preemption: a green thread that computes without ever
 //!   blocking keeps its hub's other green threads waiting.
-//! * Stacks default to [`crate::runtime::DEFAULT_STACK_SIZE`] and never grow.
+//! * Stacks default to [`crate::runtime::DEFAULT_STACK_SIZE`] (512 KiB of
+//!   address space; a parked thread costs the pages it touched) and never
+//!   grow.
 //!
 //! Items that never block are std's own: [`available_parallelism`],
 //! [`panicking`], [`Result`], [`LocalKey`], [`AccessError`], `thread_local!`.
@@ -233,9 +235,11 @@ impl Builder {
 
     /// Sets the stack size in bytes.
     ///
-    /// Differences from std: rounded up to whole pages and to at least
-    /// [`crate::runtime::MIN_STACK_SIZE`]; the stack never grows, and
-    /// overflowing it aborts the process with a message naming the thread.
+    /// Differences from std: rounded up to whole pages, to at least
+    /// [`crate::runtime::MIN_STACK_SIZE`], and up to a power of two for
+    /// stacks of up to 64 MiB ([`crate::runtime::stack_size_for`] says what
+    /// a size becomes). The stack never grows; overflowing it aborts the
+    /// process with std's message, naming the green thread.
     pub fn stack_size(mut self, size: usize) -> Builder {
         self.stack_size = Some(size);
         self
@@ -245,10 +249,18 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// `ErrorKind::OutOfMemory` when the process already holds as many
-    /// green-thread stacks as the kernel's map limit allows
-    /// ([`crate::runtime::stack_budget`]); the message names
-    /// `vm.max_map_count` and how to raise it.
+    /// Every way of not getting a stack is an error here, never a thread that
+    /// does not run:
+    ///
+    /// * `ErrorKind::InvalidInput` for a stack size that cannot be
+    ///   represented once rounded (`usize::MAX`), as std;
+    /// * `ErrorKind::WouldBlock` when the address space for the stack cannot
+    ///   be had (a stack bigger than the machine allows, `ulimit -v`), the
+    ///   kind std reports when it cannot map an OS thread's stack;
+    /// * `ErrorKind::OutOfMemory` when [`crate::runtime::stack_budget`]
+    ///   green threads are alive (`GREEN_MAX_STACKS`; on kernels without
+    ///   `MADV_GUARD_INSTALL`, the budget derived from `vm.max_map_count`,
+    ///   which the message names).
     ///
     /// # Panics
     ///
