@@ -351,3 +351,22 @@ fn stack_overflows_are_reported_like_std(#[case] which: &str, #[case] names: &st
         assert!(!run.stdout.contains("survived"));
     }
 }
+
+/// `runtime::stack_resident` (green's extension) is `None` off green
+/// threads and follows a green thread's depth on a stack of its own.
+#[test]
+fn stack_resident_follows_the_depth() {
+    assert_eq!(runtime::stack_resident(), None);
+    let (shallow, after_deep) = green_core::thread::Builder::new()
+        .stack_size(32 << 20) // a class no other test uses: a fresh stack
+        .spawn(|| {
+            let shallow = runtime::stack_resident().unwrap();
+            black_box(deep(20));
+            (shallow, runtime::stack_resident().unwrap())
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(shallow >= 4096, "{shallow}");
+    assert!(after_deep >= shallow + 20 * 4096, "{shallow} -> {after_deep}");
+}

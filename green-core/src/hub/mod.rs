@@ -189,6 +189,7 @@ impl Hub {
 
     /// Switches a green thread that `begin_park` moved to `PARKED` out to
     /// the hub; `timer` is its deadline's timer, if any.
+    #[inline]
     fn park_green(&self, timer: Option<TimerKey>) {
         // Back to the hub loop, which resumes us once a waker moved us to
         // RUNNING and queued us.
@@ -210,6 +211,7 @@ impl Hub {
     /// Requeues the running green thread behind the others and switches out.
     /// On a root, runs one pass of ready green threads.
     /// Returns whether the caller is a green thread.
+    #[inline]
     pub(crate) fn yield_now(&self) -> bool {
         if self.in_green() {
             self.yielded.set(true);
@@ -240,6 +242,7 @@ impl Hub {
     }
 
     /// Resumes one green thread until it parks, yields or finishes.
+    #[inline]
     fn resume(&self, ctx: Arc<Ctx>) {
         let slot = ctx.slot.load(Ordering::Relaxed) as usize;
         let task = self.tasks.borrow_mut().take(slot);

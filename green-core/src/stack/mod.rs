@@ -149,6 +149,14 @@ pub(crate) fn guard_hit(addr: usize) -> Option<usize> {
     registry::guard_hit(addr)
 }
 
+/// Bytes of the stack holding `addr` that are resident, if `addr` is on a
+/// green-thread stack.
+pub(crate) fn resident_around(addr: usize) -> Option<usize> {
+    let (slot, stride, guard) = registry::slot_of(addr)?;
+    let pages = sys::resident(slot + guard, stride - guard).ok()?;
+    Some(pages * sys::page_size())
+}
+
 /// Which guard pages this kernel gives us, found by trying
 /// `MADV_GUARD_INSTALL` once on a scratch reservation.
 pub(crate) fn probe_guards() -> GuardKind {

@@ -73,6 +73,13 @@ pub(crate) fn remove(start: usize) {
 /// If `addr` lies in the guard of a green-thread stack, the usable size of
 /// that stack in bytes. Async-signal-safe.
 pub(crate) fn guard_hit(addr: usize) -> Option<usize> {
+    let (slot, stride, guard) = slot_of(addr)?;
+    (addr - slot < guard).then_some(stride - guard)
+}
+
+/// The slot holding `addr`, as `(first byte, stride, guard bytes)`.
+/// Async-signal-safe.
+pub(crate) fn slot_of(addr: usize) -> Option<(usize, usize, usize)> {
     for r in &REGIONS {
         let start = r.start.load(Ordering::Acquire);
         if start == 0 || addr < start {
@@ -86,7 +93,8 @@ pub(crate) fn guard_hit(addr: usize) -> Option<usize> {
         if stride == 0 {
             continue;
         }
-        return ((addr - start) % stride < guard).then_some(stride - guard);
+        let slot = addr - (addr - start) % stride;
+        return Some((slot, stride, guard));
     }
     None
 }

@@ -115,3 +115,16 @@ pub(crate) unsafe fn discard(addr: usize, len: usize) {
     // private anonymous mapping MADV_DONTNEED only drops pages.
     unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) };
 }
+
+/// How many of the pages of `addr..addr + len` (page-aligned) are resident.
+pub(crate) fn resident(addr: usize, len: usize) -> io::Result<usize> {
+    let page = page_size();
+    let mut vec = vec![0u8; len.div_ceil(page)];
+    // SAFETY: the range is mapped (a stack slot of ours) and `vec` has one
+    // byte per page of it, as mincore requires.
+    let rc = unsafe { libc::mincore(addr as *mut libc::c_void, len, vec.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(vec.iter().filter(|&&v| v & 1 != 0).count())
+}
