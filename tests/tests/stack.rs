@@ -368,5 +368,8 @@ fn stack_resident_follows_the_depth() {
         .join()
         .unwrap();
     assert!(shallow >= 4096, "{shallow}");
-    assert!(after_deep >= shallow + 20 * 4096, "{shallow} -> {after_deep}");
+    assert!(
+        after_deep >= shallow + 20 * 4096,
+        "{shallow} -> {after_deep}"
+    );
 }
