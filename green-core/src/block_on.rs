@@ -47,10 +47,17 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     let mut cx = Context::from_waker(&waker);
     loop {
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            crate::hub::consume();
             return v;
         }
+        if state.woken.swap(false, Ordering::AcqRel) {
+            // Woken while it was polled (a future that wakes itself): poll
+            // again, but spend budget so the hub's others get to run.
+            crate::hub::consume();
+            continue;
+        }
         while !state.woken.swap(false, Ordering::AcqRel) {
-            park::park(None);
+            crate::hub::park_at(&crate::dump::BLOCK_ON, 0, None);
         }
     }
 }

@@ -30,9 +30,11 @@
 //! a flag set) are visible to the woken context after its park returns.
 
 use std::num::NonZeroU64;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::panic::Location;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
+use crate::dump::{self, WaitSite};
 use crate::hub::{self, HubShared};
 
 /// Running, or queued to run.
@@ -58,12 +60,25 @@ pub(crate) struct Ctx {
     /// Unique for the life of the process; never reused.
     pub(crate) id: NonZeroU64,
     /// The name given by `Builder::name`, or the OS thread's name for a root.
-    pub(crate) name: Option<Box<str>>,
-    /// The hub this context lives on, for life (green threads never migrate).
-    pub(crate) hub: Arc<HubShared>,
-    /// Index of the green thread's generator in its hub's task slab, written
-    /// once by the hub when it creates the task; `ROOT_SLOT` for a root.
+    name: Option<Box<str>>,
+    /// The hub this context lives on: set once, when a green thread first
+    /// runs (until then it may still be placed on another hub), or at
+    /// creation for a root. Owns one strong count of that hub (see
+    /// `set_hub`); null until set.
+    hub: AtomicPtr<HubShared>,
+    /// Where the green thread was spawned (for a root: where its hub was
+    /// made).
+    pub(crate) spawned_at: &'static Location<'static>,
+    /// What the context waits on when parked (null: nothing recorded).
+    site: AtomicPtr<WaitSite>,
+    /// When the context entered its current state (coarse ms, high half) and
+    /// the detail of its wait (an fd, a deadline in ms; low half).
+    wait: AtomicU64,
+    /// Index of the green thread's task in its hub's task slab, written
+    /// once by the hub when it starts the task; `ROOT_SLOT` for a root.
     pub(crate) slot: AtomicU32,
+    /// Its key in the dump registry.
+    registry_key: AtomicU32,
     /// `RUNNING`, `PARKED` or `NOTIFIED`; see the module docs.
     state: AtomicU8,
     /// The `thread::park` token (`TOKEN_EMPTY` or `TOKEN_NOTIFIED`).
@@ -75,7 +90,7 @@ impl std::fmt::Debug for Ctx {
         f.debug_struct("Ctx")
             .field("id", &self.id)
             .field("name", &self.name)
-            .field("hub", &self.hub.id)
+            .field("hub", &self.hub_id())
             .field("state", &self.state.load(Ordering::Relaxed))
             .finish()
     }
@@ -89,16 +104,130 @@ pub(crate) fn next_id() -> NonZeroU64 {
 }
 
 impl Ctx {
-    /// A context that will live on `hub`; `slot` is filled in by the hub.
-    pub(crate) fn new(name: Option<String>, hub: Arc<HubShared>, slot: u32) -> Ctx {
+    /// A green thread's context, not yet placed on a hub.
+    pub(crate) fn new(name: Option<String>, spawned_at: &'static Location<'static>) -> Ctx {
         Ctx {
             id: next_id(),
             name: name.map(String::into_boxed_str),
-            hub,
-            slot: AtomicU32::new(slot),
+            hub: AtomicPtr::new(std::ptr::null_mut()),
+            spawned_at,
+            site: AtomicPtr::new(std::ptr::null_mut()),
+            wait: AtomicU64::new(u64::from(dump::coarse_ms()) << 32),
+            slot: AtomicU32::new(0),
+            registry_key: AtomicU32::new(u32::MAX),
             state: AtomicU8::new(RUNNING),
             token: AtomicU8::new(TOKEN_EMPTY),
         }
+    }
+
+    /// An OS thread's root context, living on `hub`.
+    #[track_caller]
+    pub(crate) fn root(name: Option<String>, hub: &Arc<HubShared>) -> Ctx {
+        let ctx = Ctx::new(name, Location::caller());
+        ctx.slot.store(ROOT_SLOT, Ordering::Relaxed);
+        ctx.set_hub(hub);
+        ctx
+    }
+
+    /// Settles the hub this context lives on; the first call wins.
+    pub(crate) fn set_hub(&self, hub: &Arc<HubShared>) {
+        let raw = Arc::into_raw(hub.clone()).cast_mut();
+        if self
+            .hub
+            .compare_exchange(
+                std::ptr::null_mut(),
+                raw,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            // SAFETY: `raw` came from `Arc::into_raw` just above and was not
+            // stored anywhere.
+            drop(unsafe { Arc::from_raw(raw) });
+        }
+    }
+
+    /// The hub this context lives on, once settled.
+    pub(crate) fn hub(&self) -> Option<&HubShared> {
+        let raw = self.hub.load(Ordering::Acquire);
+        // SAFETY: a non-null `hub` was stored by `set_hub` from
+        // `Arc::into_raw`, is never changed afterwards, and its strong count
+        // is released only in `Drop`, so it lives as long as `self`.
+        unsafe { raw.as_ref() }
+    }
+
+    /// `hub()`, for contexts that must have one (parked or woken ones).
+    pub(crate) fn home(&self) -> &HubShared {
+        self.hub()
+            .unwrap_or_else(|| panic!("green: {self:?} has no hub yet"))
+    }
+
+    /// A strong reference to its hub (which it must have).
+    pub(crate) fn home_arc(&self) -> Arc<HubShared> {
+        let raw = self.hub.load(Ordering::Acquire);
+        assert!(!raw.is_null(), "green: {self:?} has no hub yet");
+        // SAFETY: a non-null `hub` came from `Arc::into_raw` and its strong
+        // count lives until `self` drops, so taking one more is sound.
+        unsafe {
+            Arc::increment_strong_count(raw);
+            Arc::from_raw(raw)
+        }
+    }
+
+    /// The id of its hub, once settled.
+    pub(crate) fn hub_id(&self) -> Option<usize> {
+        self.hub().map(|h| h.id)
+    }
+
+    /// The thread's name.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub(crate) fn set_registry_key(&self, key: usize) {
+        let key = u32::try_from(key).expect("green: more than 2^32 live green threads");
+        self.registry_key.store(key, Ordering::Relaxed);
+    }
+
+    pub(crate) fn registry_key(&self) -> usize {
+        self.registry_key.load(Ordering::Relaxed) as usize
+    }
+
+    /// Records what the context is about to wait on (for dumps).
+    pub(crate) fn note_wait(&self, site: &'static WaitSite, detail: u32) {
+        self.site
+            .store(std::ptr::from_ref(site).cast_mut(), Ordering::Relaxed);
+        self.wait.store(
+            u64::from(dump::coarse_ms()) << 32 | u64::from(detail),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Records that the context changed state now (woken, resumed).
+    pub(crate) fn note_now(&self) {
+        self.wait
+            .store(u64::from(dump::coarse_ms()) << 32, Ordering::Relaxed);
+    }
+
+    /// What the context waits on, since when (coarse ms) and the detail.
+    pub(crate) fn waiting(&self) -> (Option<&'static WaitSite>, u32, u32) {
+        let site = self.site.load(Ordering::Relaxed);
+        let wait = self.wait.load(Ordering::Relaxed);
+        // SAFETY: `site` is null or was stored from a `&'static WaitSite`.
+        let site = unsafe { site.cast_const().as_ref() };
+        (site, (wait >> 32) as u32, wait as u32)
+    }
+
+    /// Whether its hub is running it at this moment.
+    pub(crate) fn is_running_now(&self) -> bool {
+        self.hub()
+            .is_some_and(|h| h.running.load(Ordering::Relaxed) == self.id.get())
+    }
+
+    /// Whether it is runnable (running or queued) rather than parked.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.state.load(Ordering::Relaxed) != PARKED
     }
 
     /// Whether this is an OS thread's root context.
@@ -125,6 +254,7 @@ impl Ctx {
         }
         if state == PARKED {
             // We won PARKED → RUNNING: the context is ours to schedule.
+            self.note_now();
             hub::schedule(self.clone());
         }
     }
@@ -161,5 +291,16 @@ impl Ctx {
     /// swallowing any wake that raced with the timeout.
     pub(crate) fn end_root_park(&self) {
         self.state.store(RUNNING, Ordering::Release);
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        let raw = *self.hub.get_mut();
+        if !raw.is_null() {
+            // SAFETY: `raw` holds the strong count `set_hub` took with
+            // `Arc::into_raw`; nothing uses it after `self` is gone.
+            drop(unsafe { Arc::from_raw(raw) });
+        }
     }
 }

@@ -223,7 +223,11 @@ impl<T: AsFd> GreenFd<T> {
                     list.push(me.clone());
                 }
             }
-            hub::park(deadline);
+            let site = match interest {
+                Interest::Read => &crate::dump::READABLE,
+                Interest::Write => &crate::dump::WRITABLE,
+            };
+            hub::park_at(site, self.fd().as_raw_fd() as u32, deadline);
             if state.seq(interest).load(Ordering::Acquire) != seen {
                 return true;
             }
@@ -269,6 +273,7 @@ impl<T: AsFd> GreenFd<T> {
         // Already registered on this hub: read the sequence before the first
         // attempt, so a first `WouldBlock` waits at once instead of retrying.
         let mut state: Option<Arc<IoState>> = self.existing_state_here();
+        let mut waited = false;
         loop {
             let seen = state
                 .as_ref()
@@ -276,10 +281,19 @@ impl<T: AsFd> GreenFd<T> {
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other,
+                other => {
+                    if !waited {
+                        // Done (or failed) at once: ready I/O in a loop, or
+                        // an error that comes back at once (EMFILE from
+                        // accept), must still let the hub's others run.
+                        hub::consume();
+                    }
+                    return other;
+                }
             }
             match (&state, seen) {
                 (Some(s), Some(seen)) => {
+                    waited = true;
                     if !self.wait_edge(s, interest, seen, deadline) {
                         return Err(io::ErrorKind::TimedOut.into());
                     }

@@ -34,16 +34,20 @@ compile_error!(
 );
 
 mod block_on;
+pub mod coop;
 mod coroutine;
 mod ctx;
+pub mod dump;
 mod hub;
 pub mod io;
+mod monitor;
 mod panic_hook;
 pub mod park;
 pub mod runtime;
 mod signal;
 mod slab;
 mod stack;
+mod sys;
 pub mod thread;
 pub mod time;
 mod unblock;

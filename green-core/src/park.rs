@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::ctx::Ctx;
+use crate::dump::WaitSite;
 use crate::hub;
 
 /// Wakes one parked context; `Clone`, `Send` and `Sync`, usable from any OS
@@ -70,6 +71,12 @@ pub fn unparker() -> Unparker {
 /// spuriously (see the module docs).
 pub fn park(deadline: Option<Instant>) {
     hub::park(deadline);
+}
+
+/// Like [`park`], and dumps ([`crate::dump::dump`]) show the context as
+/// parked at `site` meanwhile. green-sync passes one site per primitive.
+pub fn park_at(site: &'static WaitSite, deadline: Option<Instant>) {
+    hub::park_at(site, 0, deadline);
 }
 
 /// Whether the caller runs on a green thread (as opposed to a plain OS

@@ -14,6 +14,12 @@
 //! | most live green threads | `GREEN_MAX_STACKS` | unlimited (derived from `vm.max_map_count` where guard pages cost mappings) |
 //! | how guard pages are made | `GREEN_STACK_GUARD` (`madvise` or `mprotect`) | `madvise` where the kernel has it |
 //! | blocking-pool threads | `GREEN_BLOCKING_THREADS` | 512 |
+//! | watchdog threshold | `GREEN_BLOCKED_MS` (0 = off) | 100 ms |
+//! | dump signal | `GREEN_DUMP_SIGNAL` (`QUIT`, `USR1`, ...) | none |
+//!
+//! A variable set to something that does not parse is reported once on
+//! stderr (naming the variable, the value and the default used) and
+//! ignored.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -73,9 +79,37 @@ static BLOCKING: AtomicUsize = AtomicUsize::new(UNSET);
 /// Set once the worker hubs exist; their number can no longer change.
 pub(crate) static WORKERS_STARTED: OnceLock<usize> = OnceLock::new();
 
-fn env_usize(name: &str) -> Option<usize> {
-    let raw = std::env::var(name).ok()?;
-    parse_size(&raw)
+/// Reads environment variable `name` with `parse`. A value that does not
+/// parse is reported once, on stderr, naming the variable, the value, what
+/// was expected and the default used instead; the setting then takes its
+/// default. (Each setting is read once, so each bad value is reported once.)
+fn env_setting<T>(
+    name: &str,
+    expected: &str,
+    default: &dyn std::fmt::Display,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Option<T> {
+    let raw = std::env::var_os(name)?;
+    let parsed = raw.to_str().and_then(parse);
+    if parsed.is_none() {
+        eprintln!(
+            "green: ignoring {name}={:?}: expected {expected}; using the default, {default}",
+            raw.to_string_lossy()
+        );
+    }
+    parsed
+}
+
+/// A count (`GREEN_WORKERS=4`), at least `min`.
+fn env_count(name: &str, min: usize, default: &dyn std::fmt::Display) -> Option<usize> {
+    let expected = if min == 0 {
+        "a whole number".to_string()
+    } else {
+        format!("a whole number of at least {min}")
+    };
+    env_setting(name, &expected, default, |raw| {
+        raw.trim().parse::<usize>().ok().filter(|&n| n >= min)
+    })
 }
 
 /// Parses `123`, `64k`, `1m`, `2g` (case-insensitive, binary multiples).
@@ -114,11 +148,11 @@ pub fn workers() -> usize {
         return n;
     }
     resolve(&WORKERS, || {
-        env_usize("GREEN_WORKERS").unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(usize::from)
-                .unwrap_or(1)
-        })
+        let parallelism = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1);
+        let default = format!("{parallelism} (the available parallelism)");
+        env_count("GREEN_WORKERS", 0, &default).unwrap_or(parallelism)
     })
 }
 
@@ -150,7 +184,13 @@ pub fn set_workers(n: usize) -> io::Result<()> {
 /// the error std gives for such a stack.
 pub fn default_stack_size() -> usize {
     resolve(&STACK_SIZE, || {
-        env_usize("GREEN_STACK_SIZE").unwrap_or(DEFAULT_STACK_SIZE)
+        env_setting(
+            "GREEN_STACK_SIZE",
+            "a size in bytes, optionally with a k, m or g suffix (512k)",
+            &"512k",
+            parse_size,
+        )
+        .unwrap_or(DEFAULT_STACK_SIZE)
     })
 }
 
@@ -180,7 +220,9 @@ pub fn stack_size_for(bytes: usize) -> io::Result<usize> {
 /// faults), the rest are returned to the kernel entirely and cost only
 /// address space.
 pub fn stack_pool_capacity() -> usize {
-    resolve(&POOL_CAP, || env_usize("GREEN_STACK_POOL").unwrap_or(1024))
+    resolve(&POOL_CAP, || {
+        env_count("GREEN_STACK_POOL", 0, &1024).unwrap_or(1024)
+    })
 }
 
 /// Sets how many free stacks are kept warm (overrides `GREEN_STACK_POOL`);
@@ -196,10 +238,19 @@ pub fn set_stack_pool_capacity(n: usize) {
 pub fn stack_guards() -> GuardKind {
     static KIND: OnceLock<GuardKind> = OnceLock::new();
     *KIND.get_or_init(|| {
-        let forced = std::env::var("GREEN_STACK_GUARD").ok();
-        match forced.as_deref().map(str::trim) {
-            Some("mprotect") => GuardKind::Mprotect,
-            _ => crate::stack::probe_guards(),
+        let forced = env_setting(
+            "GREEN_STACK_GUARD",
+            "madvise or mprotect",
+            &"what the kernel supports",
+            |raw| match raw.trim() {
+                "mprotect" => Some(Some(GuardKind::Mprotect)),
+                "madvise" => Some(None),
+                _ => None,
+            },
+        );
+        match forced.flatten() {
+            Some(kind) => kind,
+            None => crate::stack::probe_guards(),
         }
     })
 }
@@ -225,12 +276,14 @@ pub fn maps_per_stack() -> usize {
 /// [`refresh_stack_budget`] after raising it. `GREEN_MAX_STACKS` or
 /// [`set_stack_budget`] fix it in either case.
 pub fn stack_budget() -> usize {
-    resolve(&BUDGET, || match env_usize("GREEN_MAX_STACKS") {
-        Some(n) => {
-            BUDGET_FIXED.store(true, Ordering::Relaxed);
-            n.min(UNLIMITED)
+    resolve(&BUDGET, || {
+        match env_count("GREEN_MAX_STACKS", 1, &"no limit") {
+            Some(n) => {
+                BUDGET_FIXED.store(true, Ordering::Relaxed);
+                n.min(UNLIMITED)
+            }
+            None => derived_budget(),
         }
-        None => derived_budget(),
     })
 }
 
@@ -294,6 +347,41 @@ pub fn stack_resident() -> Option<usize> {
     crate::stack::resident_around(std::hint::black_box(&marker) as *const u8 as usize)
 }
 
+static WATCHDOG_MS: AtomicUsize = AtomicUsize::new(UNSET);
+
+/// How long a green thread may hold its hub without switching before the
+/// watchdog reports it on stderr (one line per episode, naming the thread,
+/// its spawn site, its hub and how long it has run): `GREEN_BLOCKED_MS`
+/// (milliseconds) or [`set_watchdog_threshold`], 100 ms by default; zero
+/// turns reporting off. Stuck worker hubs get no new work either way.
+///
+/// An extension with no counterpart in std.
+pub fn watchdog_threshold() -> std::time::Duration {
+    let ms = resolve(&WATCHDOG_MS, || {
+        env_count("GREEN_BLOCKED_MS", 0, &"100 ms").unwrap_or(100)
+    });
+    std::time::Duration::from_millis(ms as u64)
+}
+
+/// Sets [`watchdog_threshold`] (overrides `GREEN_BLOCKED_MS`); zero turns
+/// the watchdog's reports off. Takes effect at the monitor's next tick.
+pub fn set_watchdog_threshold(threshold: std::time::Duration) {
+    let ms = usize::try_from(threshold.as_millis()).unwrap_or(UNLIMITED);
+    WATCHDOG_MS.store(ms.min(UNLIMITED), Ordering::Relaxed);
+}
+
+/// The signal that prints a green-thread dump to stderr
+/// (`GREEN_DUMP_SIGNAL=QUIT`, `USR1`, a number, ...), if any. Off by default,
+/// so signals keep their usual meaning.
+pub(crate) fn dump_signal() -> Option<i32> {
+    env_setting(
+        "GREEN_DUMP_SIGNAL",
+        "a signal name such as QUIT or USR1, or its number",
+        &"no dump signal",
+        crate::sys::signal_number,
+    )
+}
+
 /// Green-thread stacks in this process right now: claimed by green threads
 /// spawned and not finished, plus free stacks kept for reuse.
 pub fn live_stacks() -> usize {
@@ -309,9 +397,7 @@ pub fn live_threads() -> usize {
 /// Most OS threads the blocking pool behind [`crate::unblock`] runs at once.
 pub fn blocking_threads() -> usize {
     resolve(&BLOCKING, || {
-        env_usize("GREEN_BLOCKING_THREADS")
-            .filter(|&n| n > 0)
-            .unwrap_or(512)
+        env_count("GREEN_BLOCKING_THREADS", 1, &512).unwrap_or(512)
     })
 }
 
@@ -330,6 +416,7 @@ pub fn set_blocking_threads(n: usize) {
 /// # Panics
 ///
 /// As [`crate::thread::spawn`].
+#[track_caller]
 pub fn spawn_local<F, T>(f: F) -> crate::thread::JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,

@@ -237,7 +237,7 @@ fn report_overflow(usable: usize) -> ! {
     // this OS thread is running; the hub holds an `Arc` to it for as long as
     // the pointer is set.
     let ctx = unsafe { ctx.as_ref() };
-    let name = ctx.and_then(|c| c.name.as_deref()).unwrap_or("<unknown>");
+    let name = ctx.and_then(|c| c.name()).unwrap_or("<unknown>");
     let _ = write!(buf, "\nthread '{name}' (green thread");
     if let Some(ctx) = ctx {
         let _ = write!(buf, " {}", ctx.id);

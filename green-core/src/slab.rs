@@ -73,6 +73,11 @@ impl<T> Slab<T> {
         value
     }
 
+    /// Every value present.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> + '_ {
+        self.chunks.iter().flat_map(|chunk| chunk.iter().flatten())
+    }
+
     /// The value under `key`, if any.
     pub(crate) fn get(&self, key: usize) -> Option<&T> {
         self.chunks

@@ -194,7 +194,7 @@ where
         theirs.waiter.unpark();
     }));
     while !slot.done.load(Ordering::Acquire) {
-        park::park(None);
+        crate::hub::park_at(&crate::dump::UNBLOCK, 0, None);
     }
     let result = slot
         .result

@@ -13,6 +13,7 @@ use std::sync::{LockResult, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::mutex::{self, MutexGuard};
+use crate::sites;
 use crate::waiter::WaitQueue;
 
 /// Token of a notified waiter.
@@ -256,7 +257,7 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         deadline: Option<Instant>,
     ) -> (LockResult<MutexGuard<'a, T>>, bool) {
-        let ticket = self.queue.enqueue_if(0, false, |_| {
+        let ticket = self.queue.enqueue_if(0, false, &sites::CONDVAR_WAIT, |_| {
             self.waiters.fetch_add(1, Ordering::Relaxed);
             true
         });

@@ -145,7 +145,11 @@ impl<T, F> LazyLock<T, F> {
     /// (or poisoned); never runs the initializer (std 1.94).
     #[inline]
     pub fn get(this: &LazyLock<T, F>) -> Option<&T> {
-        this.value.get()
+        let value = this.value.get();
+        if value.is_none() {
+            green_core::coop::consume();
+        }
+        value
     }
 
     /// Returns a mutable reference to the value if initialized, or `None`

@@ -112,6 +112,7 @@ mod mutex;
 mod once;
 mod once_lock;
 mod rwlock;
+mod sites;
 mod waiter;
 
 #[cfg(test)]

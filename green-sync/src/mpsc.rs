@@ -48,6 +48,7 @@ use std::time::{Duration, Instant};
 #[doc(no_inline)]
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
+use crate::sites;
 use crate::waiter::{Waiter, WaiterList, Woken};
 
 /// Token: the channel changed (a message or a free slot arrived, or the
@@ -133,6 +134,9 @@ impl<T> Chan<T> {
     }
 
     fn send(&self, value: T) -> Result<(), SendError<T>> {
+        // A send may complete at once: spend cooperative budget (yielding, if
+        // it is gone, before touching the channel).
+        green_core::coop::consume();
         let mut front = false;
         loop {
             let mut woken = Woken::new();
@@ -154,7 +158,7 @@ impl<T> Chan<T> {
                             woken.push(receiver, TOKEN_READY);
                             return Ok(());
                         }
-                        let waiter = Waiter::new(0);
+                        let waiter = Waiter::new(0, &sites::MPSC_SEND);
                         inner.offers.push_back(Offer {
                             waiter: waiter.clone(),
                             value: Some(value),
@@ -168,7 +172,7 @@ impl<T> Chan<T> {
                             inner.wake_receiver(&mut woken);
                             return Ok(());
                         }
-                        let waiter = Waiter::new(0);
+                        let waiter = Waiter::new(0, &sites::MPSC_SEND);
                         inner.send_waiters.push(waiter.clone(), front);
                         waiter
                     }
@@ -205,6 +209,15 @@ impl<T> Chan<T> {
     }
 
     fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let result = self.try_send_inner(value);
+        if result.is_err() {
+            // A failed probe: a `try_send` loop lets the receiver run.
+            green_core::coop::consume();
+        }
+        result
+    }
+
+    fn try_send_inner(&self, value: T) -> Result<(), TrySendError<T>> {
         let mut woken = Woken::new();
         let mut inner = self.lock();
         if !inner.receiver {
@@ -229,16 +242,24 @@ impl<T> Chan<T> {
     }
 
     fn try_recv(&self) -> Result<T, TryRecvError> {
-        let mut woken = Woken::new();
-        let mut inner = self.lock();
-        match inner.take(&mut woken) {
-            Some(value) => Ok(value),
-            None if inner.senders == 0 => Err(TryRecvError::Disconnected),
-            None => Err(TryRecvError::Empty),
+        let result = {
+            let mut woken = Woken::new();
+            let mut inner = self.lock();
+            match inner.take(&mut woken) {
+                Some(value) => Ok(value),
+                None if inner.senders == 0 => Err(TryRecvError::Disconnected),
+                None => Err(TryRecvError::Empty),
+            }
+        };
+        if result.is_err() {
+            // A failed probe: a `try_recv` loop lets the senders run.
+            green_core::coop::consume();
         }
+        result
     }
 
     fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        green_core::coop::consume();
         loop {
             let mut woken = Woken::new();
             let waiter = {
@@ -254,7 +275,7 @@ impl<T> Chan<T> {
                         return Err(RecvTimeoutError::Timeout);
                     }
                 }
-                let waiter = Waiter::new(0);
+                let waiter = Waiter::new(0, &sites::MPSC_RECV);
                 inner.recv_waiter = Some(waiter.clone());
                 waiter
             };

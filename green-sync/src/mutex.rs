@@ -53,6 +53,7 @@ use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 use std::time::{Duration, Instant};
 
+use crate::sites;
 use crate::waiter::WaitQueue;
 
 /// A woken waiter has not retried yet.
@@ -255,6 +256,9 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[inline]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        // A lock that may be taken at once spends cooperative budget (and
+        // may yield first, before holding anything).
+        green_core::coop::consume();
         if self.raw.may_barge() {
             if let Some(result) = self.try_acquire() {
                 return result;
@@ -287,7 +291,11 @@ impl<T: ?Sized> Mutex<T> {
         match self.try_acquire() {
             Some(Ok(guard)) => Ok(guard),
             Some(Err(poisoned)) => Err(TryLockError::Poisoned(poisoned)),
-            None => Err(TryLockError::WouldBlock),
+            None => {
+                // A failed probe: a `try_lock` loop lets the holder run.
+                green_core::coop::consume();
+                Err(TryLockError::WouldBlock)
+            }
         }
     }
 
@@ -387,7 +395,7 @@ impl<T: ?Sized> Mutex<T> {
         let mut woken = false;
         loop {
             let mut acquired = None;
-            let ticket = raw.queue.enqueue_if(0, woken, |_| {
+            let ticket = raw.queue.enqueue_if(0, woken, &sites::MUTEX_LOCK, |_| {
                 // Register (and, if we were the woken waiter, let unlockers
                 // wake someone again), then retry with the fence between.
                 let delta = if woken {

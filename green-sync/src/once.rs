@@ -17,6 +17,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use crate::sites;
 use crate::waiter::WaitQueue;
 
 const INCOMPLETE: u8 = 0;
@@ -154,7 +155,7 @@ impl RawOnce {
 
     /// Parks while the state (without `QUEUED`) is still `seen`.
     fn park_while(&self, seen: u8) {
-        let ticket = self.queue.enqueue_if(0, false, |_| {
+        let ticket = self.queue.enqueue_if(0, false, &sites::ONCE, |_| {
             let mut state = self.state.load(Ordering::Relaxed);
             loop {
                 if state & STATE_MASK != seen {
@@ -320,7 +321,12 @@ impl Once {
     /// Returns `true` if some `call_once` call has completed successfully.
     #[inline]
     pub fn is_completed(&self) -> bool {
-        self.inner.is_completed()
+        let done = self.inner.is_completed();
+        if !done {
+            // A failed probe: spinning on it lets the initializer run.
+            green_core::coop::consume();
+        }
+        done
     }
 
     /// Blocks the current green thread (or OS thread) until initialization

@@ -56,7 +56,12 @@ impl<T> OnceLock<T> {
     /// uninitialized or being initialized. Never blocks.
     #[inline]
     pub fn get(&self) -> Option<&T> {
-        self.value.get()
+        let value = self.value.get();
+        if value.is_none() {
+            // A failed probe: spinning on `get` lets the writer run.
+            green_core::coop::consume();
+        }
+        value
     }
 
     /// Gets the mutable reference to the underlying value (`None` if

@@ -38,6 +38,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
+use crate::sites;
 use crate::waiter::{WaitQueue, WaiterList};
 
 const WRITER: usize = 1;
@@ -47,7 +48,7 @@ const ONE_READER: usize = 8;
 const READERS: usize = !(ONE_READER - 1);
 
 const TAG_READER: usize = 0;
-const TAG_WRITER: usize = 1;
+pub(crate) const TAG_WRITER: usize = 1;
 
 /// Token of a waiter the lock was handed to.
 const TOKEN_HANDOFF: usize = 1;
@@ -109,6 +110,7 @@ impl RawRwLock {
 
     #[inline]
     fn read(&self) {
+        green_core::coop::consume();
         if !self.try_read() {
             self.lock_slow(TAG_READER);
         }
@@ -116,6 +118,7 @@ impl RawRwLock {
 
     #[inline]
     fn write(&self) {
+        green_core::coop::consume();
         if !self.try_write() {
             self.lock_slow(TAG_WRITER);
         }
@@ -126,7 +129,7 @@ impl RawRwLock {
     fn lock_slow(&self, tag: usize) {
         loop {
             let mut acquired = false;
-            let ticket = self.queue.enqueue_if(tag, false, |_| {
+            let ticket = self.queue.enqueue_if(tag, false, sites::rwlock(tag), |_| {
                 let mut state = self.state.load(Ordering::Relaxed);
                 loop {
                     let (free, take, parked) = if tag == TAG_WRITER {
@@ -392,6 +395,7 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         if !self.raw.try_read() {
+            green_core::coop::consume();
             return Err(TryLockError::WouldBlock);
         }
         Ok(self.read_guard()?)
@@ -418,6 +422,7 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         if !self.raw.try_write() {
+            green_core::coop::consume();
             return Err(TryLockError::WouldBlock);
         }
         Ok(self.write_guard()?)

@@ -55,6 +55,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
 use std::time::Instant;
 
+use green_core::dump::WaitSite;
 use green_core::park::{self, Unparker};
 
 /// Token of a waiter nobody has woken yet.
@@ -71,15 +72,19 @@ pub(crate) struct Waiter {
     token: AtomicUsize,
     /// What the waiter waits for (reader or writer, say); fixed at creation.
     tag: usize,
+    /// The primitive it waits in, for green-thread dumps.
+    site: &'static WaitSite,
 }
 
 impl Waiter {
-    /// A waiter for the calling context.
-    pub(crate) fn new(tag: usize) -> Arc<Waiter> {
+    /// A waiter for the calling context, waiting in the primitive `site`
+    /// names.
+    pub(crate) fn new(tag: usize, site: &'static WaitSite) -> Arc<Waiter> {
         Arc::new(Waiter {
             unparker: park::unparker(),
             token: AtomicUsize::new(WAITING),
             tag,
+            site,
         })
     }
 
@@ -129,7 +134,7 @@ impl Waiter {
             }
             #[cfg(test)]
             schedule::point(schedule::Point::BeforePark);
-            park::park(deadline);
+            park::park_at(self.site, deadline);
         }
     }
 }
@@ -290,10 +295,11 @@ impl WaitQueue {
         &self,
         tag: usize,
         front: bool,
+        site: &'static WaitSite,
         validate: impl FnOnce(&WaiterList) -> bool,
     ) -> Option<Ticket<'_>> {
         // Created before the lock: `unparker()` touches the thread's hub.
-        let waiter = Waiter::new(tag);
+        let waiter = Waiter::new(tag, site);
         let mut list = self.lock();
         if !validate(&list) {
             return None;

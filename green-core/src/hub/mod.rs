@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use polling::Events;
 
 use crate::coroutine::{self, Body, Green};
-use crate::ctx::{Ctx, ROOT_SLOT};
+use crate::ctx::Ctx;
+use crate::dump::WaitSite;
 use crate::slab::Slab;
 use crate::stack::{self, Promise};
 
@@ -35,10 +36,10 @@ mod shared;
 mod timers;
 mod workers;
 
-pub(crate) use shared::{HubShared, Inbound};
+pub(crate) use shared::{HubShared, Spawn, Wake};
 pub(crate) use timers::TimerKey;
 use timers::Timers;
-pub(crate) use workers::{placement, spawn_on};
+pub(crate) use workers::{add_worker_if_all_stuck, placement, spawn_on, worker_hubs};
 
 /// Most green threads resumed between two looks at the inbox and timers.
 const PASS_BUDGET: u32 = 64;
@@ -48,6 +49,10 @@ const SPIN: Duration = Duration::from_micros(4);
 
 /// Fruitless spins in a row before an idle hub stops spinning.
 const SPIN_CREDIT: u8 = 4;
+
+/// Calls that could have waited but did not, before the caller yields
+/// (tokio's cooperative budget is the model); refilled on every real switch.
+const COOP_BUDGET: u32 = 128;
 
 /// A green thread as its hub holds it.
 enum Task {
@@ -77,6 +82,12 @@ pub(crate) struct Hub {
     since_poll: Cell<u32>,
     /// Spins left before this hub stops spinning (see `Hub::spin`).
     spin_credit: Cell<u8>,
+    /// Cooperative budget of whatever runs now (see `coop`).
+    budget: Cell<u32>,
+    /// Alternates the run queue and the spawn queue in `next_task`.
+    spawn_turn: Cell<bool>,
+    /// Whether the monitor knows this hub (it runs green threads).
+    watched: Cell<bool>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -100,7 +111,7 @@ impl Hub {
     fn new() -> Hub {
         let shared = Arc::new(HubShared::new());
         let name = std::thread::current().name().map(String::from);
-        let root = Arc::new(Ctx::new(name, shared.clone(), ROOT_SLOT));
+        let root = Arc::new(Ctx::root(name, &shared));
         crate::panic_hook::install();
         Hub {
             shared,
@@ -115,6 +126,28 @@ impl Hub {
             yielded: Cell::new(false),
             since_poll: Cell::new(0),
             spin_credit: Cell::new(SPIN_CREDIT),
+            budget: Cell::new(COOP_BUDGET),
+            spawn_turn: Cell::new(false),
+            watched: Cell::new(false),
+        }
+    }
+
+    // ----- the cooperative budget -----
+
+    /// Spends one unit of the running context's budget; when it is gone,
+    /// yields (a green thread) or runs a pass of this hub (a root), and
+    /// refills it.
+    pub(crate) fn consume(&self) {
+        let left = self.budget.get().saturating_sub(1);
+        if left > 0 {
+            self.budget.set(left);
+            return;
+        }
+        self.budget.set(COOP_BUDGET);
+        if !self.yield_now() {
+            // A root: let other OS threads have the core too, as a spinning
+            // std thread would be descheduled.
+            std::thread::yield_now();
         }
     }
 
@@ -180,8 +213,9 @@ impl Hub {
                 .then(|| deadline.map(|d| self.add_timer(d, ctx.clone())))
         });
         match parked {
-            // A pending wake was consumed: no switch.
-            Some(None) => {}
+            // A pending wake was consumed: no switch, so a call that could
+            // have waited did not.
+            Some(None) => self.consume(),
             Some(Some(timer)) => self.park_green(timer),
             None => self.park_root(deadline),
         }
@@ -206,6 +240,7 @@ impl Hub {
         }
         self.run_until(|| !root.is_parked(), deadline);
         root.end_root_park();
+        self.budget.set(COOP_BUDGET);
     }
 
     /// Requeues the running green thread behind the others and switches out.
@@ -227,18 +262,43 @@ impl Hub {
 
     // ----- green threads -----
 
-    /// Creates a green thread on this hub and queues it. `ctx.hub` must be
-    /// this hub; `stack` was promised to it at spawn.
+    /// Creates a green thread on this hub and queues it (a spawn placed
+    /// here by this thread itself); `stack` was promised to it at spawn.
     pub(crate) fn create(&self, ctx: Arc<Ctx>, body: Body, stack: Promise) {
-        // Overflows of green threads on this OS thread must be reportable
-        // (a no-op after the first call).
-        crate::signal::ensure_altstack();
+        self.shared.live.fetch_add(1, Ordering::Relaxed);
+        let ctx = self.adopt(Spawn { ctx, body, stack });
+        self.run_queue.borrow_mut().push_back(ctx);
+    }
+
+    /// Makes a spawn one of this hub's green threads, for life.
+    fn adopt(&self, spawn: Spawn) -> Arc<Ctx> {
+        let Spawn { ctx, body, stack } = spawn;
+        if !self.watched.replace(true) {
+            // The first green thread here: overflows on this OS thread must
+            // be reportable, and the monitor watches the hub from now on.
+            crate::signal::ensure_altstack();
+            crate::monitor::watch(&self.shared);
+        }
+        ctx.set_hub(&self.shared);
         let slot = self.tasks.borrow_mut().insert(Task::Pending(body, stack));
         // A hub holds far fewer than 2^32 - 1 green threads: each costs a
         // page of memory at least.
         let slot = u32::try_from(slot).expect("green: more than 2^32 green threads on one hub");
         ctx.slot.store(slot, Ordering::Relaxed);
-        self.run_queue.borrow_mut().push_back(ctx);
+        ctx
+    }
+
+    /// The next green thread to run: the run queue and newly spawned ones
+    /// take turns, so neither starves the other; spawns are taken off the
+    /// shared queue only now, so until then they can still move elsewhere.
+    fn next_task(&self) -> Option<Arc<Ctx>> {
+        if self.spawn_turn.replace(!self.spawn_turn.get()) {
+            if let Some(spawn) = self.shared.take_spawn() {
+                return Some(self.adopt(spawn));
+            }
+        }
+        let next = self.run_queue.borrow_mut().pop_front();
+        next.or_else(|| self.shared.take_spawn().map(|spawn| self.adopt(spawn)))
     }
 
     /// Resumes one green thread until it parks, yields or finishes.
@@ -253,6 +313,15 @@ impl Hub {
             None => panic!("green hub {}: no task for queued {ctx:?}", self.shared.id),
         };
         self.since_poll.set(self.since_poll.get().saturating_add(1));
+        self.budget.set(COOP_BUDGET);
+        let shared = &self.shared;
+        shared.switches.store(
+            shared.switches.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+        shared.running.store(ctx.id.get(), Ordering::Relaxed);
+        crate::monitor::hub_awake();
+        ctx.note_now();
         crate::signal::set_running(Arc::as_ptr(&ctx));
         *self.current.borrow_mut() = Some(ctx);
         let finished = green.resume();
@@ -262,8 +331,10 @@ impl Hub {
             .take()
             .expect("current green thread vanished during resume");
         crate::signal::set_running(std::ptr::null());
+        shared.running.store(0, Ordering::Relaxed);
         if finished {
             self.tasks.borrow_mut().remove(slot);
+            crate::dump::unregister(&ctx);
             // (`stack::finished` already ran at the end of the body.)
             // SAFETY: the coroutine has returned from its body, so nothing
             // runs on its stack or will resume there.
@@ -282,8 +353,7 @@ impl Hub {
     fn run_pass(&self, stop: &dyn Fn() -> bool) -> bool {
         let mut ran = 0;
         while ran < PASS_BUDGET {
-            let next = self.run_queue.borrow_mut().pop_front();
-            match next {
+            match self.next_task() {
                 Some(ctx) => self.resume(ctx),
                 None => break,
             }
@@ -303,14 +373,9 @@ impl Hub {
         {
             return;
         }
-        while let Ok(item) = self.shared.inbox_rx.try_recv() {
-            match item {
-                Inbound::Wake(ctx) => {
-                    if !ctx.is_root() {
-                        self.run_queue.borrow_mut().push_back(ctx);
-                    }
-                }
-                Inbound::Spawn(ctx, body, stack) => self.create(ctx, body, stack),
+        while let Ok(Wake(ctx)) = self.shared.inbox_rx.try_recv() {
+            if !ctx.is_root() {
+                self.run_queue.borrow_mut().push_back(ctx);
             }
         }
     }
@@ -332,7 +397,7 @@ impl Hub {
                 // not hold a blocked OS thread past its deadline.
                 return;
             }
-            let ready = !self.run_queue.borrow().is_empty();
+            let ready = !self.run_queue.borrow().is_empty() || self.shared.has_spawns();
             if ready {
                 // Busy: still look at fd events every `PASS_BUDGET` resumes,
                 // so a listener or socket whose green thread is not in the
@@ -383,6 +448,9 @@ impl Hub {
             let slept = Instant::now();
             self.poll(wake_at);
             self.shared.sleeping.store(false, Ordering::SeqCst);
+            // Awake again: keep the coarse clock fresh and let the monitor
+            // watch (it sleeps for good while every hub sleeps).
+            crate::dump::tick_clock(Instant::now());
             if self.shared.pending.load(Ordering::Relaxed) && slept.elapsed() < SPIN * 4 {
                 // Another hub answered soon after we fell asleep: spinning
                 // would have caught it, so spin again next time.
@@ -474,6 +542,8 @@ impl Drop for Hub {
                     // The promised stack goes back unused.
                     drop(promise);
                 }
+                // (Their registry entries stay: the threads are still live,
+                // if unreachable.)
                 Task::Started(green) => std::mem::forget(green),
             }
         }
@@ -484,7 +554,7 @@ impl Drop for Hub {
 pub(crate) fn schedule(ctx: Arc<Ctx>) {
     let local = HUB
         .try_with(|hub| {
-            if Arc::ptr_eq(&hub.shared, &ctx.hub) {
+            if std::ptr::eq(&*hub.shared, ctx.home()) {
                 if !ctx.is_root() {
                     hub.run_queue.borrow_mut().push_back(ctx.clone());
                 }
@@ -496,39 +566,64 @@ pub(crate) fn schedule(ctx: Arc<Ctx>) {
         })
         .unwrap_or(false);
     if !local {
-        let hub = ctx.hub.clone();
-        hub.send(Inbound::Wake(ctx));
+        // An `Arc` of our own: once `ctx` is in the hub's inbox, the hub may
+        // drop it (and with it the last other reference) before `send`
+        // returns.
+        let hub = ctx.home_arc();
+        hub.send(Wake(ctx));
     }
 }
 
 /// The running green thread's name (outer `None`: not on a green thread).
 pub(crate) fn current_green_name() -> Option<Option<String>> {
-    HUB.try_with(|hub| hub.current().map(|c| c.name.as_deref().map(String::from)))
+    HUB.try_with(|hub| hub.current().map(|c| c.name().map(String::from)))
         .ok()
         .flatten()
 }
 
-/// Parks the caller (green thread or OS thread) until woken or `deadline`.
+/// Parks the caller (green thread or OS thread) until woken or `deadline`,
+/// noting for dumps that it waits at `site` (with `detail`: an fd, a
+/// deadline in coarse ms).
+pub(crate) fn park_at(site: &'static WaitSite, detail: u32, deadline: Option<Instant>) {
+    with(|hub| {
+        hub.with_current(|c| c.note_wait(site, detail));
+        hub.park(deadline);
+    });
+}
+
+/// Parks the caller until woken or `deadline` (a generic park).
 pub(crate) fn park(deadline: Option<Instant>) {
-    with(|hub| hub.park(deadline));
+    park_at(&crate::dump::PARK, 0, deadline);
+}
+
+/// Spends one unit of the caller's cooperative budget (see `coop`).
+pub(crate) fn consume() {
+    with(Hub::consume);
 }
 
 /// Sleeps the caller until `deadline`; never returns early.
 pub(crate) fn sleep_until(deadline: Instant) {
+    if Instant::now() >= deadline {
+        // A sleep that did not wait (a zero or past deadline).
+        consume();
+        return;
+    }
+    let until = crate::dump::ms_of(deadline);
     while Instant::now() < deadline {
-        park(Some(deadline));
+        park_at(&crate::dump::SLEEP, until, Some(deadline));
     }
 }
 
 /// Sleeps the caller for `dur` (forever if the deadline is unrepresentable).
 pub(crate) fn sleep(dur: Duration) {
     if dur.is_zero() {
+        consume();
         return;
     }
     match Instant::now().checked_add(dur) {
         Some(deadline) => sleep_until(deadline),
         None => loop {
-            park(None);
+            park_at(&crate::dump::SLEEP, u32::MAX, None);
         },
     }
 }

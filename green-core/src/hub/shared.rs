@@ -7,7 +7,7 @@
 //! producer pushes and then reads `sleeping`. Both sides use `SeqCst`, so at
 //! least one of them sees the other (no lost wake-up).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -19,12 +19,16 @@ use crate::io::IoState;
 use crate::slab::Slab;
 use crate::stack::Promise;
 
-/// Something another OS thread hands to a hub.
-pub(crate) enum Inbound {
-    /// A context on this hub was woken elsewhere (a root: just re-check).
-    Wake(Arc<Ctx>),
-    /// A new green thread to run here, with the stack promised to it.
-    Spawn(Arc<Ctx>, Body, Promise),
+/// A context on this hub woken elsewhere (a root: just re-check).
+pub(crate) struct Wake(pub(crate) Arc<Ctx>);
+
+/// A new green thread for a hub, with the stack promised to it. It stays in
+/// the hub's spawn queue until the hub runs it, so a stuck hub's unstarted
+/// work can still be moved (`crate::monitor`).
+pub(crate) struct Spawn {
+    pub(crate) ctx: Arc<Ctx>,
+    pub(crate) body: Body,
+    pub(crate) stack: Promise,
 }
 
 /// The part of a hub other threads may touch.
@@ -33,10 +37,15 @@ pub(crate) struct HubShared {
     pub(crate) id: usize,
     /// Waits for fd events and timeouts; `notify` wakes it from any thread.
     pub(crate) poller: Poller,
-    inbox_tx: Sender<Inbound>,
-    pub(super) inbox_rx: Receiver<Inbound>,
-    /// Set by every sender after it pushes; the hub clears it before it
-    /// drains, so a set flag always means "look at the inbox".
+    inbox_tx: Sender<Wake>,
+    pub(super) inbox_rx: Receiver<Wake>,
+    spawn_tx: Sender<Spawn>,
+    spawn_rx: Receiver<Spawn>,
+    /// Spawns queued in `spawn_rx`, readable without touching the channel.
+    spawns: AtomicUsize,
+    /// Set by every sender after it pushes (a wake or a spawn); the hub
+    /// clears it before it drains, so a set flag always means "look at the
+    /// inbox".
     pub(super) pending: AtomicBool,
     /// `true` while the hub is in (or about to enter) `Poller::wait`.
     pub(super) sleeping: AtomicBool,
@@ -46,6 +55,17 @@ pub(crate) struct HubShared {
     pub(crate) fds: AtomicUsize,
     /// fd registrations on this hub's poller, by event key.
     pub(crate) io: Mutex<Slab<Arc<IoState>>>,
+    /// Id of the green thread running here right now (0: none), for the
+    /// monitor and dumps.
+    pub(crate) running: AtomicU64,
+    /// Resumes so far; the monitor sees a hub whose count stands still while
+    /// `running` is set as stuck.
+    pub(crate) switches: AtomicU64,
+    /// Set by the monitor while this hub is stuck: nothing new is placed
+    /// here, and queued spawns move elsewhere.
+    pub(crate) stuck: AtomicBool,
+    /// A worker hub (runs forever), as opposed to an OS thread's own hub.
+    pub(crate) worker: AtomicBool,
 }
 
 impl std::fmt::Debug for HubShared {
@@ -65,23 +85,62 @@ impl HubShared {
             panic!("green: cannot create this thread's hub poller (epoll): {e}")
         });
         let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
+        let (spawn_tx, spawn_rx) = crossbeam_channel::unbounded();
         HubShared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             poller,
             inbox_tx,
             inbox_rx,
+            spawn_tx,
+            spawn_rx,
+            spawns: AtomicUsize::new(0),
             pending: AtomicBool::new(false),
             sleeping: AtomicBool::new(false),
             live: AtomicUsize::new(0),
             fds: AtomicUsize::new(0),
             io: Mutex::new(Slab::default()),
+            running: AtomicU64::new(0),
+            switches: AtomicU64::new(0),
+            stuck: AtomicBool::new(false),
+            worker: AtomicBool::new(false),
         }
     }
 
-    /// Hands `item` to the hub from another thread, waking it if it sleeps.
-    pub(crate) fn send(&self, item: Inbound) {
+    /// Hands a wake to the hub from another thread, waking it if it sleeps.
+    pub(crate) fn send(&self, wake: Wake) {
         // The receiver lives in `self`, so the channel cannot be disconnected.
-        let _ = self.inbox_tx.send(item);
+        let _ = self.inbox_tx.send(wake);
+        self.alert();
+    }
+
+    /// Queues a new green thread here (from any thread), waking the hub if
+    /// it sleeps.
+    pub(crate) fn send_spawn(&self, spawn: Spawn) {
+        self.live.fetch_add(1, Ordering::Relaxed);
+        // Count first: whoever takes it decrements.
+        self.spawns.fetch_add(1, Ordering::SeqCst);
+        let _ = self.spawn_tx.send(spawn);
+        self.alert();
+    }
+
+    /// Whether spawns are queued here.
+    pub(crate) fn has_spawns(&self) -> bool {
+        self.spawns.load(Ordering::Relaxed) > 0
+    }
+
+    /// Takes one queued spawn (the hub itself, or the monitor moving work
+    /// off a stuck hub, which then owns its place in `live`).
+    pub(crate) fn take_spawn(&self) -> Option<Spawn> {
+        if !self.has_spawns() {
+            return None;
+        }
+        let spawn = self.spawn_rx.try_recv().ok()?;
+        self.spawns.fetch_sub(1, Ordering::SeqCst);
+        Some(spawn)
+    }
+
+    /// Flags new work and notifies the hub if it sleeps.
+    fn alert(&self) {
         self.pending.store(true, Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
             // An error here means the poller's eventfd is broken; the hub would

@@ -74,7 +74,7 @@ impl Thread {
     /// thread's name for a `Thread` of an OS thread (`"main"` for the main
     /// thread); `None` for an unnamed green thread.
     pub fn name(&self) -> Option<&str> {
-        self.inner.name.as_deref()
+        self.inner.name()
     }
 
     /// Makes the thread's token available: a parked thread wakes, and a
@@ -111,6 +111,7 @@ pub fn current() -> Thread {
 pub fn park() {
     hub::with(|h| {
         while !h.with_current(take_token) {
+            h.with_current(|c| c.note_wait(&crate::dump::THREAD_PARK, 0));
             h.park(None);
         }
     });
@@ -135,8 +136,12 @@ pub fn park_timeout(dur: Duration) {
             return;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
+            // Returned without waiting (`park_timeout(ZERO)` in a loop is a
+            // probe): spend budget, so spinning on it lets others run.
+            h.consume();
             return;
         }
+        h.with_current(|c| c.note_wait(&crate::dump::THREAD_PARK, 0));
         h.park(deadline);
     });
 }
@@ -176,6 +181,7 @@ pub fn yield_now() {
 ///
 /// As std: with `failed to spawn thread` when no stack can be had (see
 /// [`Builder::spawn`] for the error).
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -185,6 +191,7 @@ where
 }
 
 /// See [`crate::runtime::spawn_local`].
+#[track_caller]
 pub(crate) fn spawn_local<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -265,6 +272,7 @@ impl Builder {
     /// # Panics
     ///
     /// As std, if the name contains a NUL byte.
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -287,6 +295,7 @@ impl Builder {
     /// The caller must make sure the green thread finishes (is joined)
     /// before anything `f` or its result borrows is dropped — exactly std's
     /// contract.
+    #[track_caller]
     pub unsafe fn spawn_unchecked<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send,
@@ -301,6 +310,7 @@ impl Builder {
     /// # Errors
     ///
     /// As [`Builder::spawn`].
+    #[track_caller]
     pub fn spawn_scoped<'scope, 'env, F, T>(
         self,
         scope: &'scope Scope<'scope, 'env>,
@@ -320,6 +330,7 @@ impl Builder {
     /// # Safety
     ///
     /// Everything `f` and `T` borrow must outlive the green thread.
+    #[track_caller]
     unsafe fn spawn_inner<'a, 'scope, F, T>(
         self,
         f: F,
@@ -342,12 +353,9 @@ impl Builder {
         }
         let stack = stack::claim(stack_size.unwrap_or_else(runtime::default_stack_size))?;
 
-        let home = if self_local {
-            hub::with(|h| h.shared.clone())
-        } else {
-            hub::placement()
-        };
-        let ctx = Arc::new(Ctx::new(name, home, 0));
+        let target = if self_local { None } else { hub::placement() };
+        let ctx = Arc::new(Ctx::new(name, std::panic::Location::caller()));
+        crate::dump::register(&ctx);
         let packet: Arc<Packet<'scope, T>> = Arc::new(Packet {
             scope,
             outcome: Mutex::new(Outcome::Running(None)),
@@ -367,7 +375,7 @@ impl Builder {
         // SAFETY: the caller guarantees that everything the closure borrows
         // outlives the green thread.
         let main = unsafe { crate::coroutine::Body::new(main) };
-        hub::spawn_on(ctx.clone(), main, stack);
+        hub::spawn_on(target, ctx.clone(), main, stack);
         Ok(JoinInner {
             thread: Thread { inner: ctx },
             packet,
@@ -488,12 +496,18 @@ impl<T> JoinInner<'_, T> {
             if let Some(result) = packet.outcome().take() {
                 return result;
             }
-            park::park(None);
+            hub::park_at(&crate::dump::JOIN, 0, None);
         }
     }
 
     fn is_finished(&self) -> bool {
-        matches!(*self.packet.outcome(), Outcome::Finished(_))
+        let finished = matches!(*self.packet.outcome(), Outcome::Finished(_));
+        if !finished {
+            // A failed probe: polling `is_finished` in a loop must let the
+            // thread it waits for run.
+            hub::consume();
+        }
+        finished
     }
 }
 

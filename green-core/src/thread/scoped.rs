@@ -111,6 +111,7 @@ impl<'scope> Scope<'scope, '_> {
     /// # Panics
     ///
     /// With `failed to spawn thread` when no stack can be had, as std.
+    #[track_caller]
     pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
         F: FnOnce() -> T + Send + 'scope,
