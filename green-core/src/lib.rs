@@ -17,7 +17,8 @@
 //! blocking-style code).
 //!
 //! [`thread`] mirrors `std::thread`; [`runtime`] holds the settings (worker
-//! count, default stack size, stack budget).
+//! count, default stack size, stack budget); [`process`] holds the platform
+//! calls green-process waits for children with (pidfds, `waitid`).
 //!
 //! # Requirements
 //!
@@ -35,10 +36,12 @@ compile_error!(
 
 mod block_on;
 mod ctx;
+pub mod fd;
 mod hub;
 pub mod io;
 mod panic_hook;
 pub mod park;
+pub mod process;
 pub mod runtime;
 mod slab;
 mod stack;
