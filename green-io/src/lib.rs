@@ -55,6 +55,6 @@ pub use terminal::IsTerminal;
 #[doc(no_inline)]
 pub use std::io::{
     copy, empty, prelude, read_to_string, repeat, sink, BufRead, BufReader, BufWriter, Bytes,
-    Chain, Cursor, Empty, Error, ErrorKind, IntoInnerError, IoSlice, IoSliceMut, LineWriter,
-    Lines, Read, Repeat, Result, Seek, SeekFrom, Sink, Split, Take, Write, WriterPanicked,
+    Chain, Cursor, Empty, Error, ErrorKind, IntoInnerError, IoSlice, IoSliceMut, LineWriter, Lines,
+    Read, Repeat, Result, Seek, SeekFrom, Sink, Split, Take, Write, WriterPanicked,
 };

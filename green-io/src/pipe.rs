@@ -81,8 +81,9 @@ where
     for<'a> &'a T: Write,
 {
     fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.fd
-            .io(Interest::Write, None, |p| <&T as Write>::write(&mut &*p, buf))
+        self.fd.io(Interest::Write, None, |p| {
+            <&T as Write>::write(&mut &*p, buf)
+        })
     }
 
     fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

@@ -76,10 +76,7 @@ impl ReentrantLock {
                     break;
                 }
                 Some(_) => {
-                    owner = self
-                        .released
-                        .wait(owner)
-                        .unwrap_or_else(|p| p.into_inner());
+                    owner = self.released.wait(owner).unwrap_or_else(|p| p.into_inner());
                 }
             }
         }

@@ -147,8 +147,7 @@ fn ticker_runs_while(
         });
         let watched = ticks.clone();
         let releaser = std::thread::spawn(move || {
-            let advanced =
-                eventually(Flavor::Std, HANG, || watched.load(Ordering::Relaxed) >= 30);
+            let advanced = eventually(Flavor::Std, HANG, || watched.load(Ordering::Relaxed) >= 30);
             release();
             advanced
         });

@@ -267,14 +267,26 @@ fn stdin_semantics_child() {
         macro_rules! scenario {
             ($stdin:path) => {{
                 let mut line = String::from("kept:");
-                report.push(format!("{:?}", $stdin().read_line(&mut line).map(|n| (n, line.clone()))));
+                report.push(format!(
+                    "{:?}",
+                    $stdin().read_line(&mut line).map(|n| (n, line.clone()))
+                ));
                 let mut bytes = Vec::new();
-                report.push(format!("{:?}", $stdin().lock().read_until(b'\n', &mut bytes).map(|n| (n, bytes))));
+                report.push(format!(
+                    "{:?}",
+                    $stdin()
+                        .lock()
+                        .read_until(b'\n', &mut bytes)
+                        .map(|n| (n, bytes))
+                ));
                 let mut bad = String::from("kept:");
                 let r = $stdin().read_line(&mut bad);
                 report.push(format!("{:?} {bad:?}", r.map_err(|e| e.kind())));
                 let mut four = [0u8; 4];
-                report.push(format!("{:?}", $stdin().lock().read_exact(&mut four).map(|_| four)));
+                report.push(format!(
+                    "{:?}",
+                    $stdin().lock().read_exact(&mut four).map(|_| four)
+                ));
                 let rest: Vec<_> = $stdin().lines().map(|l| l.map_err(|e| e.kind())).collect();
                 report.push(format!("{rest:?}"));
                 let mut tail = String::new();
@@ -325,7 +337,11 @@ fn stdin_semantics_match_std() {
     assert_eq!(std_report.len(), 6, "std report: {std_report:?}");
     assert_eq!(green_report, std_report);
     assert_eq!(std_report[0], r#"Ok((6, "kept:first\n"))"#);
-    assert!(std_report[2].starts_with("Err(InvalidData)"), "{}", std_report[2]);
+    assert!(
+        std_report[2].starts_with("Err(InvalidData)"),
+        "{}",
+        std_report[2]
+    );
 }
 
 /// Child: a green writer pushes 1 MiB into a stdout pipe the parent does

@@ -334,18 +334,28 @@ fn command_debug_matches_std() {
     both(|_| {}, |_| {});
     both(
         |c| {
-            c.arg("x y").env("A", "b").env_remove("C").current_dir("/tmp");
+            c.arg("x y")
+                .env("A", "b")
+                .env_remove("C")
+                .current_dir("/tmp");
         },
         |c| {
-            c.arg("x y").env("A", "b").env_remove("C").current_dir("/tmp");
+            c.arg("x y")
+                .env("A", "b")
+                .env_remove("C")
+                .current_dir("/tmp");
         },
     );
     both(
         |c| {
-            c.env_clear().env("Z", "1").stdout(std::process::Stdio::null());
+            c.env_clear()
+                .env("Z", "1")
+                .stdout(std::process::Stdio::null());
         },
         |c| {
-            c.env_clear().env("Z", "1").stdout(std::process::Stdio::null());
+            c.env_clear()
+                .env("Z", "1")
+                .stdout(std::process::Stdio::null());
         },
     );
 }

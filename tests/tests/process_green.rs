@@ -86,7 +86,10 @@ impl Tickers {
 
     /// Whether every ticker advanced by at least `n` since `since`.
     fn all_advanced(&self, since: &[usize], n: usize) -> bool {
-        self.snapshot().iter().zip(since).all(|(now, then)| now - then >= n)
+        self.snapshot()
+            .iter()
+            .zip(since)
+            .all(|(now, then)| now - then >= n)
     }
 
     fn stop(self) {
@@ -123,7 +126,10 @@ fn concurrent_outputs(n: usize) {
         inside.load(Ordering::SeqCst) == n
     });
     let at_once = tickers.snapshot();
-    let advanced = all_inside && eventually(Flavor::GreenPlain, HANG, || tickers.all_advanced(&at_once, 10));
+    let advanced = all_inside
+        && eventually(Flavor::GreenPlain, HANG, || {
+            tickers.all_advanced(&at_once, 10)
+        });
     // Release the children (EOF on their stdin) whatever happened.
     drop(writer);
     for (i, h) in handles.into_iter().enumerate() {
@@ -139,7 +145,10 @@ fn concurrent_outputs(n: usize) {
         "only {} of {n} green threads got into output() at once",
         inside.load(Ordering::SeqCst)
     );
-    assert!(advanced, "a ticker stalled while {n} children were waited for");
+    assert!(
+        advanced,
+        "a ticker stalled while {n} children were waited for"
+    );
     assert!(hubs >= 1);
 }
 
@@ -246,7 +255,11 @@ fn zombies_among(ours: &HashSet<u32>) -> Vec<u32> {
     let me = std::process::id();
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         if !ours.contains(&pid) {
@@ -331,7 +344,10 @@ fn wait_parks_only_the_waiting_green_thread() {
     drop(writer);
     stop.store(true, Ordering::Release);
     assert!(outer.join().unwrap().success());
-    assert!(advanced, "the ticker stalled while its hub's neighbour waited");
+    assert!(
+        advanced,
+        "the ticker stalled while its hub's neighbour waited"
+    );
 }
 
 /// The same from a plain OS thread: its hub (with a ticker placed on it)
@@ -358,7 +374,10 @@ fn wait_on_a_plain_thread_runs_its_hub() {
     assert!(child.wait().unwrap().success());
     stop.store(true, Ordering::Release);
     ticker.join().unwrap();
-    assert!(releaser.join().unwrap(), "the plain thread's hub did not run");
+    assert!(
+        releaser.join().unwrap(),
+        "the plain thread's hub did not run"
+    );
 }
 
 /// The parent's pipe ends are non-blocking; the child's ends (its fds 0, 1,
@@ -386,7 +405,11 @@ fn only_the_parents_pipe_ends_are_non_blocking() {
             .find_map(|l| l.strip_prefix("flags:"))
             .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
             .unwrap();
-        assert_eq!(flags & 0o4000, 0, "the child's fd {fd} is non-blocking: {info}");
+        assert_eq!(
+            flags & 0o4000,
+            0,
+            "the child's fd {fd} is non-blocking: {info}"
+        );
     }
     child.kill().unwrap();
     child.wait().unwrap();
