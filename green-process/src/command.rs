@@ -9,6 +9,58 @@ use std::process::{CommandArgs, CommandEnvs, ExitStatus, Output, Stdio};
 
 use crate::Child;
 
+/// Bounds how many spawns run on the blocking pool at once: a spawn is
+/// mostly CPU work (`vfork`/`exec`, or `fork` and page-table copies), so a
+/// thousand at once gain nothing over a few per core and would grow the pool
+/// to hundreds of threads. Callers past the bound park (green threads) until
+/// a spawn finishes.
+struct SpawnGate {
+    free: green_sync::Mutex<Option<usize>>,
+    freed: green_sync::Condvar,
+}
+
+/// One admitted spawn; gives its place back when dropped.
+struct SpawnPermit;
+
+static SPAWN_GATE: SpawnGate = SpawnGate {
+    free: green_sync::Mutex::new(None),
+    freed: green_sync::Condvar::new(),
+};
+
+impl SpawnGate {
+    /// The bound: four spawns per core, at least 8.
+    fn capacity() -> usize {
+        std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .saturating_mul(4)
+            .max(8)
+    }
+
+    fn enter(&'static self) -> SpawnPermit {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let left = free.get_or_insert_with(SpawnGate::capacity);
+            if *left > 0 {
+                *left -= 1;
+                return SpawnPermit;
+            }
+            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl Drop for SpawnPermit {
+    fn drop(&mut self) {
+        let mut free = SPAWN_GATE.free.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(left) = free.as_mut() {
+            *left += 1;
+        }
+        drop(free);
+        // Wake outside the lock.
+        SPAWN_GATE.freed.notify_one();
+    }
+}
+
 /// A process builder, like `std::process::Command`, whose `spawn`,
 /// `output` and `status` never block the hub.
 ///
@@ -157,6 +209,9 @@ impl Command {
     ///
     /// The spawn itself runs on the blocking pool (fork/exec can take
     /// milliseconds in a big process); only the calling green thread waits.
+    /// At most four spawns per core (at least 8) run at once; more callers
+    /// park until one finishes, so a thousand simultaneous spawns do not
+    /// grow the pool to a thousand threads.
     /// Piped streams come back as green handles, non-blocking on the
     /// parent's side.
     ///
@@ -246,6 +301,7 @@ impl Command {
     /// the pool job by value and comes back with the result (a placeholder
     /// holds its place meanwhile; `&mut self` keeps anyone from seeing it).
     fn spawn_std(&mut self) -> io::Result<std::process::Child> {
+        let _permit = SPAWN_GATE.enter();
         let cmd = std::mem::replace(&mut self.inner, std::process::Command::new(""));
         let (cmd, spawned) = green_core::unblock(move || {
             let mut cmd = cmd;
