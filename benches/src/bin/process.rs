@@ -14,6 +14,9 @@
 //!   `sh -c "sleep 0.1; echo x"` with `output()`, while a 1 ms ticker runs
 //!   on every scheduler thread; wall time, peak threads and the longest
 //!   gap any ticker saw (how long a scheduler thread was held).
+//!
+//! The last column calls `std::process` from green threads: the situation
+//! before green-process (each spawn and wait holds its hub).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -130,6 +133,75 @@ mod greenb {
             tickers.push(green::thread::spawn(move || {
                 h.fetch_add(1, Ordering::Relaxed);
                 tick_loop(|| green::thread::sleep(Duration::from_millis(1)), &gap, &s)
+            }));
+        }
+        while hubs.load(Ordering::Relaxed) < workers {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let peak = ThreadPeak::start();
+        let start = Instant::now();
+        let handles: Vec<_> = (0..SLEEP_TASKS)
+            .map(|_| {
+                green::thread::spawn(|| {
+                    Command::new("sh")
+                        .args(["-c", "sleep 0.1; echo x"])
+                        .output()
+                })
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().unwrap().stdout, b"x\n");
+        }
+        let wall = start.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        for t in tickers {
+            t.join().unwrap();
+        }
+        let gaps = Gaps(gaps);
+        cell(
+            wall,
+            peak.finish(),
+            &format!(", ticker gap {:.1} ms", gaps.max_ms()),
+        )
+    }
+}
+
+/// std's `Command` called from green threads: what the issue measured
+/// before green-process existed (each call holds its hub).
+mod std_in_green {
+    use super::*;
+    use std::process::Command;
+
+    pub fn status() -> String {
+        let peak = ThreadPeak::start();
+        let start = Instant::now();
+        let handles: Vec<_> = (0..STATUS_TASKS)
+            .map(|_| green::thread::spawn(|| Command::new("true").status()))
+            .collect();
+        for h in handles {
+            assert!(h.join().unwrap().unwrap().success());
+        }
+        let wall = start.elapsed();
+        cell(wall, peak.finish(), "")
+    }
+
+    pub fn sleep() -> String {
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = green::rt::runtime::workers().max(1);
+        let mut gaps = Vec::new();
+        let mut tickers = Vec::new();
+        let hubs = Arc::new(AtomicUsize::new(0));
+        for _ in 0..workers {
+            let gap = Arc::new(AtomicU64::new(0));
+            gaps.push(gap.clone());
+            let (s, h) = (stop.clone(), hubs.clone());
+            tickers.push(green::thread::spawn(move || {
+                h.fetch_add(1, Ordering::Relaxed);
+                tick_loop(
+                    || green::thread::sleep(Duration::from_millis(1)),
+                    &gap,
+                    &s,
+                )
             }));
         }
         while hubs.load(Ordering::Relaxed) < workers {
@@ -286,6 +358,8 @@ fn run(scenario: &str, system: &str) -> String {
         ("sleep100", "green") => greenb::sleep(),
         ("sleep100", "std") => stdt::sleep(),
         ("sleep100", "tokio") => tok::sleep(),
+        ("status1000", "std-in-green") => std_in_green::status(),
+        ("sleep100", "std-in-green") => std_in_green::sleep(),
         _ => panic!("unknown scenario {scenario} / system {system}"),
     }
 }
@@ -300,7 +374,12 @@ fn main() {
     );
     green_benches::print_table(
         &["status1000", "sleep100"],
-        &["green", "std", "tokio"],
-        &["green", "std threads", "tokio::process"],
+        &["green", "std", "tokio", "std-in-green"],
+        &[
+            "green",
+            "std threads",
+            "tokio::process",
+            "std::process in green threads",
+        ],
     );
 }
