@@ -91,6 +91,36 @@ green_conformance::std_and_green! {
     }
 }
 
+/// The items green-io does not mirror are std's own, and the usual import
+/// line compiles unchanged over green's readers and writers.
+#[test]
+fn the_rest_of_std_io_is_std_s_own() {
+    use green::io::{self, BufRead, BufReader, Read, Write};
+    let kind: std::io::ErrorKind = io::ErrorKind::NotFound;
+    let err: std::io::Error = io::Error::new(kind, "x");
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    let _: io::Result<()> = std::io::Result::Ok(());
+    let mut cursor: std::io::Cursor<Vec<u8>> = io::Cursor::new(Vec::new());
+    let (r, mut w) = io::pipe().unwrap();
+    let writer = thread::spawn(move || {
+        io::copy(&mut io::repeat(b'z').take(10_000), &mut w).unwrap();
+        writeln!(w).unwrap();
+    });
+    let mut lines = BufReader::new(r).lines();
+    let line = lines.next().unwrap().unwrap();
+    writer.join().unwrap();
+    assert_eq!(line.len(), 10_000);
+    assert!(lines.next().is_none());
+    io::copy(&mut io::empty(), &mut cursor).unwrap();
+    assert_eq!(io::sink().write(b"abc").unwrap(), 3);
+    let mut s = String::new();
+    io::repeat(b'a').take(3).read_to_string(&mut s).unwrap();
+    assert_eq!(s, "aaa");
+    assert_eq!(io::read_to_string(io::Cursor::new("text")).unwrap(), "text");
+    fn prelude_has_the_traits<T: io::prelude::Read + io::prelude::Write + io::prelude::Seek>() {}
+    prelude_has_the_traits::<std::fs::File>();
+}
+
 #[test]
 fn handles_are_send_and_sync_like_std() {
     green_conformance::assert_send_sync::<green::io::Stdin>();
@@ -254,14 +284,16 @@ fn stdin_read_line_keeps_the_childs_green_threads_running() {
 }
 
 /// Child: reads stdin with `read_line`, `lock().read_until`, an invalid
-/// UTF-8 `read_line`, `lines()` — through std's or green's stdin
-/// (`GREEN_IO_SIDE`) — and reports each result.
+/// UTF-8 `read_line`, `read_exact`, `lines()`, `read_to_string` — through
+/// std's stdin, green's from the plain main thread, or green's inside a
+/// green thread (`GREEN_IO_SIDE`) — and reports each result.
 #[test]
 fn stdin_semantics_child() {
     if !child_of("stdin_semantics_child") {
         return;
     }
-    let green_side = std::env::var("GREEN_IO_SIDE").as_deref() == Ok("green");
+    let side = std::env::var("GREEN_IO_SIDE").unwrap_or_default();
+    let green_side = side != "std";
     let run = move || {
         let mut report = Vec::new();
         macro_rules! scenario {
@@ -300,7 +332,7 @@ fn stdin_semantics_child() {
         }
         report
     };
-    let report = if green_side {
+    let report = if side == "green_in_green" {
         thread::spawn(run).join().unwrap()
     } else {
         run()
@@ -333,9 +365,10 @@ fn stdin_semantics_match_std() {
         report
     };
     let std_report = run("std");
-    let green_report = run("green");
     assert_eq!(std_report.len(), 6, "std report: {std_report:?}");
-    assert_eq!(green_report, std_report);
+    for side in ["green_plain", "green_in_green"] {
+        assert_eq!(run(side), std_report, "{side} differs from std");
+    }
     assert_eq!(std_report[0], r#"Ok((6, "kept:first\n"))"#);
     assert!(
         std_report[2].starts_with("Err(InvalidData)"),

@@ -430,3 +430,50 @@ fn a_std_child_can_be_adopted() {
     assert!(out.status.success());
     assert_eq!(out.stdout, b"adopted\n");
 }
+
+/// Writing 1 MiB into the stdin of a child that never reads parks only the
+/// writer (a ticker on the same hub keeps advancing); once the child is
+/// killed the write fails with `BrokenPipe`, as std's would.
+#[test]
+fn a_full_child_stdin_parks_only_the_writer() {
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let pid = child.id();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let (advanced, err) = thread::spawn(move || {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (t, s) = (ticks.clone(), stop.clone());
+        let ticker = runtime::spawn_local(move || {
+            while !s.load(Ordering::Acquire) {
+                t.fetch_add(1, Ordering::Relaxed);
+                thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let watched = ticks.clone();
+        let killer = std::thread::spawn(move || {
+            let advanced = eventually(Flavor::Std, HANG, || watched.load(Ordering::Relaxed) >= 30);
+            // Kill the child from outside (its `Child` is with the test).
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            done_rx.recv().unwrap();
+            advanced
+        });
+        let err = stdin.write_all(&vec![1u8; 1 << 20]).unwrap_err();
+        done_tx.send(()).unwrap();
+        stop.store(true, Ordering::Release);
+        ticker.join().unwrap();
+        (killer.join().unwrap(), err)
+    })
+    .join()
+    .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(child.wait().unwrap().signal(), Some(9));
+    assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    assert!(advanced, "the hub was blocked while the writer waited");
+}

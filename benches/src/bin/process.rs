@@ -197,11 +197,7 @@ mod std_in_green {
             let (s, h) = (stop.clone(), hubs.clone());
             tickers.push(green::thread::spawn(move || {
                 h.fetch_add(1, Ordering::Relaxed);
-                tick_loop(
-                    || green::thread::sleep(Duration::from_millis(1)),
-                    &gap,
-                    &s,
-                )
+                tick_loop(|| green::thread::sleep(Duration::from_millis(1)), &gap, &s)
             }));
         }
         while hubs.load(Ordering::Relaxed) < workers {
