@@ -100,8 +100,9 @@ impl Tickers {
     }
 }
 
-/// `n` green threads each run `sh -c 'read x; echo <i>'` through
-/// `output()`, with stdin a shared pipe that stays open until every one of
+/// `n` green threads each run `sh -c 'echo <i>; exec >&- 2>&-; read x'`
+/// through `output()` (so each ends up waiting for its child's exit), with
+/// stdin a shared pipe that stays open until every one of
 /// them is inside `output()` at once and every hub's ticker has advanced
 /// meanwhile. A blocking `output()` would hold its hub, so the count of
 /// green threads inside `output()` could never reach `n`.
@@ -115,7 +116,11 @@ fn concurrent_outputs(n: usize) {
             let inside = inside.clone();
             thread::spawn(move || {
                 let mut cmd = Command::new("sh");
-                cmd.args(["-c", &format!("read x; echo {i}")]).stdin(stdin);
+                // Print, close stdout and stderr, then live on until stdin
+                // closes: output() drains both pipes to EOF at once and then
+                // spends the rest in its wait for the exit.
+                cmd.args(["-c", &format!("echo {i}; exec >&- 2>&-; read x; exit 0")])
+                    .stdin(stdin);
                 inside.fetch_add(1, Ordering::SeqCst);
                 cmd.output()
             })
