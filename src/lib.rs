@@ -22,10 +22,11 @@
 //! |---|---|---|
 //! | [`thread`] | `std::thread` | green-core |
 //! | [`time`] | `std::time` | green-time |
-//!
 //! | [`net`] | `std::net`, `std::os::unix::net` (as `net::unix`) | green-net |
 //! | [`sync`] | `std::sync` | green-sync |
 //! | [`fs`] | `std::fs` | green-fs |
+//! | [`process`] | `std::process` (and `CommandExt` as `process::unix`) | green-process |
+//! | [`io`] | `std::io` (pipes and the standard streams green, the rest std's) | green-io |
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
@@ -34,7 +35,9 @@ pub use green_core::thread;
 pub use green_time as time;
 
 pub use green_fs as fs;
+pub use green_io as io;
 pub use green_net as net;
+pub use green_process as process;
 pub use green_sync as sync;
 
 /// Escape hatches and runtime settings from green-core: [`unblock`](rt::unblock),

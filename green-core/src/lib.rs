@@ -17,7 +17,8 @@
 //! blocking-style code).
 //!
 //! [`thread`] mirrors `std::thread`; [`runtime`] holds the settings (worker
-//! count, default stack size, stack budget).
+//! count, default stack size, stack budget); [`process`] holds the platform
+//! calls green-process waits for children with (pidfds, `waitid`).
 //!
 //! # Requirements
 //!
@@ -38,11 +39,13 @@ pub mod coop;
 mod coroutine;
 mod ctx;
 pub mod dump;
+pub mod fd;
 mod hub;
 pub mod io;
 mod monitor;
 mod panic_hook;
 pub mod park;
+pub mod process;
 pub mod runtime;
 mod signal;
 mod slab;
