@@ -212,7 +212,7 @@ fn report(hub: &HubShared, running: u64, held: Duration) {
         line.push_str(&format!(" (spawned at {at})"));
     }
     line.push_str(&format!(
-        " has held hub {} for {} ms without switching; {others} other green threads \
+        " has held hub {} for {} ms so far without switching; {others} other green threads \
          there wait. Something that is not green blocks it (std::thread::sleep, \
          std::sync, std::net, a C library) or it computes: use green's types, \
          green::rt::unblock, or thread::yield_now",

@@ -56,6 +56,11 @@ impl Unparker {
         self.0.wake();
     }
 
+    /// The context this wakes.
+    pub(crate) fn ctx(&self) -> Arc<Ctx> {
+        self.0.clone()
+    }
+
     /// Whether both handles wake the same context.
     pub fn same_context(&self, other: &Unparker) -> bool {
         Arc::ptr_eq(&self.0, &other.0)

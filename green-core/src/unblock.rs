@@ -187,8 +187,14 @@ where
         waiter: park::unparker(),
     });
     let theirs = slot.clone();
+    let caller = slot.waiter.ctx();
     pool().submit(Box::new(move || {
-        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        // A panic in `f` is reported under the caller's name.
+        let r = crate::panic_hook::acting_for(caller, || {
+            panic::catch_unwind(AssertUnwindSafe(|| {
+                crate::panic_hook::begin_short_backtrace(f)
+            }))
+        });
         *theirs.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         theirs.done.store(true, Ordering::Release);
         theirs.waiter.unpark();

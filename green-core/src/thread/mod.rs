@@ -366,7 +366,9 @@ impl Builder {
         }
         let completion = Completion(Some(packet.clone()));
         let main = move || {
-            let result = panic::catch_unwind(AssertUnwindSafe(f));
+            let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                crate::panic_hook::begin_short_backtrace(f)
+            }));
             // The thread counts as finished for the budget before its joiner
             // can see the result, so a spawn right after `join` has room.
             stack::finished();
