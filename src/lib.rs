@@ -40,9 +40,11 @@ pub use green_net as net;
 pub use green_process as process;
 pub use green_sync as sync;
 
-/// Escape hatches and runtime settings from green-core: [`unblock`](rt::unblock),
-/// [`block_on`](rt::block_on) and [`runtime`](rt::runtime).
+/// green's extensions, with no counterpart in std: the escape hatches
+/// [`unblock`](rt::unblock) and [`block_on`](rt::block_on), the settings in
+/// [`runtime`](rt::runtime), green-thread dumps ([`dump`](rt::dump)) and the
+/// cooperative budget ([`coop`](rt::coop)).
 pub mod rt {
-    pub use green_core::runtime;
-    pub use green_core::{block_on, unblock};
+    pub use green_core::dump::{dump, Dump, State, ThreadInfo, WaitSite};
+    pub use green_core::{block_on, coop, runtime, unblock};
 }

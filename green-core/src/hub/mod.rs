@@ -84,6 +84,9 @@ pub(crate) struct Hub {
     spin_credit: Cell<u8>,
     /// Cooperative budget of whatever runs now (see `coop`).
     budget: Cell<u32>,
+    /// Set when a green thread yields because its budget ran out: the pass
+    /// ends there, so timers, fd events and the inbox get their turn.
+    budget_spent: Cell<bool>,
     /// Alternates the run queue and the spawn queue in `next_task`.
     spawn_turn: Cell<bool>,
     /// Whether the monitor knows this hub (it runs green threads).
@@ -127,6 +130,7 @@ impl Hub {
             since_poll: Cell::new(0),
             spin_credit: Cell::new(SPIN_CREDIT),
             budget: Cell::new(COOP_BUDGET),
+            budget_spent: Cell::new(false),
             spawn_turn: Cell::new(false),
             watched: Cell::new(false),
         }
@@ -144,6 +148,7 @@ impl Hub {
             return;
         }
         self.budget.set(COOP_BUDGET);
+        self.budget_spent.set(true);
         if !self.yield_now() {
             // A root: let other OS threads have the core too, as a spinning
             // std thread would be descheduled.
@@ -360,6 +365,12 @@ impl Hub {
             ran += 1;
             if stop() {
                 return true;
+            }
+            if self.budget_spent.replace(false) {
+                // A green thread used up its budget: look at timers, fds and
+                // the inbox before running anything else.
+                self.since_poll.set(PASS_BUDGET);
+                break;
             }
         }
         ran > 0
