@@ -29,7 +29,8 @@ use std::sync::OnceLock;
 ///
 /// This is address space, not memory: a parked green thread costs the pages
 /// it touched (4 KiB for one that never went deep), whatever its stack size.
-/// The size comes from measuring what ordinary crates use (README, Limits):
+/// The size comes from measuring what ordinary crates use (the README's
+/// "Stack needs of heavy crates", `cargo run --example stack_needs`):
 /// a 4 MiB `flate2` gzip round trip needs 68 KiB in a release build and
 /// 300 KiB in a debug build (tests run in debug), serde_json at its
 /// recursion limit 204 KiB, a regex compile 140 KiB. 512 KiB covers all of
