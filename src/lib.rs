@@ -41,10 +41,14 @@ pub use green_process as process;
 pub use green_sync as sync;
 
 /// green's extensions, with no counterpart in std: the escape hatches
-/// [`unblock`](rt::unblock) and [`block_on`](rt::block_on), the settings in
-/// [`runtime`](rt::runtime), green-thread dumps ([`dump`](rt::dump)) and the
-/// cooperative budget ([`coop`](rt::coop)).
+/// [`unblock`](rt::unblock) and [`block_on`](rt::block_on), deadlines and
+/// cancellation ([`timeout`](rt::timeout), [`timeout_at`](rt::timeout_at),
+/// [`uncancellable`](rt::uncancellable), and `green::thread::Cancel`), the
+/// settings in [`runtime`](rt::runtime), green-thread dumps
+/// ([`dump`](rt::dump), [`counters`](rt::counters)) and the cooperative
+/// budget ([`coop`](rt::coop)).
 pub mod rt {
-    pub use green_core::dump::{dump, Dump, State, ThreadInfo, WaitSite};
+    pub use green_core::cancel::{timeout, timeout_at, uncancellable, Cancelled, Elapsed};
+    pub use green_core::dump::{counters, dump, Counters, Dump, State, ThreadInfo, WaitSite};
     pub use green_core::{block_on, coop, runtime, unblock};
 }

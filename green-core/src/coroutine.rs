@@ -90,6 +90,9 @@ pub(crate) struct Green {
     /// This coroutine's yielder once it has started; it lives on the
     /// coroutine's own stack, at a fixed place, for as long as it runs.
     yielder: *const Yielder<(), ()>,
+    /// The head of its deadline/mask scope chain while it is switched out
+    /// (see `crate::cancel`); the hub holds it while it runs.
+    pub(crate) scope: *const crate::cancel::Scope,
 }
 
 impl Green {
@@ -103,6 +106,7 @@ impl Green {
         Green {
             co,
             yielder: std::ptr::null(),
+            scope: std::ptr::null(),
         }
     }
 

@@ -31,7 +31,7 @@
 
 use std::num::NonZeroU64;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::dump::{self, WaitSite};
@@ -83,6 +83,21 @@ pub(crate) struct Ctx {
     state: AtomicU8,
     /// The `thread::park` token (`TOKEN_EMPTY` or `TOKEN_NOTIFIED`).
     pub(crate) token: AtomicU8,
+    /// `CANCEL` once the context was asked to cancel (sticky).
+    flags: AtomicU8,
+}
+
+/// `Ctx::flags`: a cancel was asked for.
+const CANCEL: u8 = 1;
+
+/// Contexts alive, for leak checks (`dump::counters`).
+static ALIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Contexts (green threads and OS-thread roots) whose memory is still held
+/// by someone: a count that stays up after green threads finish means a
+/// timer, waiter list or fd registration kept one.
+pub(crate) fn alive() -> usize {
+    ALIVE.load(Ordering::Relaxed)
 }
 
 impl std::fmt::Debug for Ctx {
@@ -106,6 +121,7 @@ pub(crate) fn next_id() -> NonZeroU64 {
 impl Ctx {
     /// A green thread's context, not yet placed on a hub.
     pub(crate) fn new(name: Option<String>, spawned_at: &'static Location<'static>) -> Ctx {
+        ALIVE.fetch_add(1, Ordering::Relaxed);
         Ctx {
             id: next_id(),
             name: name.map(String::into_boxed_str),
@@ -117,7 +133,21 @@ impl Ctx {
             registry_key: AtomicU32::new(u32::MAX),
             state: AtomicU8::new(RUNNING),
             token: AtomicU8::new(TOKEN_EMPTY),
+            flags: AtomicU8::new(0),
         }
+    }
+
+    /// Asks the context to cancel: its current or next cancellation point
+    /// unwinds (see `crate::cancel`). Wakes it if it is parked.
+    pub(crate) fn request_cancel(self: &Arc<Self>) {
+        if self.flags.fetch_or(CANCEL, Ordering::AcqRel) & CANCEL == 0 {
+            self.wake();
+        }
+    }
+
+    /// Whether a cancel was asked for.
+    pub(crate) fn cancel_requested(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & CANCEL != 0
     }
 
     /// An OS thread's root context, living on `hub`.
@@ -296,6 +326,7 @@ impl Ctx {
 
 impl Drop for Ctx {
     fn drop(&mut self) {
+        ALIVE.fetch_sub(1, Ordering::Relaxed);
         let raw = *self.hub.get_mut();
         if !raw.is_null() {
             // SAFETY: `raw` holds the strong count `set_hub` took with

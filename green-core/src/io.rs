@@ -209,6 +209,28 @@ impl<T: AsFd> GreenFd<T> {
         deadline: Option<Instant>,
     ) -> bool {
         let me = hub::with(|h| h.current_ctx());
+        // Whatever way this wait ends (an edge, the deadline, or unwinding
+        // from a cancellation point), it leaves no entry in the waiter list.
+        struct Leave<'a> {
+            state: &'a IoState,
+            interest: Interest,
+            me: &'a Arc<Ctx>,
+        }
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                let mut w = lock(&self.state.waiters);
+                let list = match self.interest {
+                    Interest::Read => &mut w.readers,
+                    Interest::Write => &mut w.writers,
+                };
+                list.retain(|c| !Arc::ptr_eq(c, self.me));
+            }
+        }
+        let _leave = Leave {
+            state,
+            interest,
+            me: &me,
+        };
         loop {
             {
                 let mut w = lock(&state.waiters);
@@ -232,12 +254,6 @@ impl<T: AsFd> GreenFd<T> {
                 return true;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                let mut w = lock(&state.waiters);
-                let list = match interest {
-                    Interest::Read => &mut w.readers,
-                    Interest::Write => &mut w.writers,
-                };
-                list.retain(|c| !Arc::ptr_eq(c, &me));
                 return false;
             }
         }

@@ -35,6 +35,7 @@ compile_error!(
 );
 
 mod block_on;
+pub mod cancel;
 pub mod coop;
 mod coroutine;
 mod ctx;

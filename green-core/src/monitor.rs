@@ -105,6 +105,11 @@ fn interval() -> Duration {
     }
 }
 
+/// Every hub that runs (or ran) green threads and still exists.
+pub(crate) fn hubs() -> Vec<Arc<HubShared>> {
+    watched()
+}
+
 fn watched() -> Vec<Arc<HubShared>> {
     let watched = WATCHED.lock().unwrap_or_else(|p| p.into_inner());
     watched.iter().filter_map(Weak::upgrade).collect()

@@ -55,6 +55,11 @@ pub(crate) fn install() {
     ONCE.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
+            if crate::cancel::is_ours(info.payload()) {
+                // Cancels and deadlines unwind without the hook; a payload of
+                // ours here means someone re-panicked with it: stay quiet.
+                return;
+            }
             let name = crate::hub::current_green_name()
                 .map(|n| (n, "green"))
                 .or_else(|| {

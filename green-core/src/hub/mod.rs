@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use polling::Events;
 
+use crate::cancel::{self, Scope};
 use crate::coroutine::{self, Body, Green};
 use crate::ctx::Ctx;
 use crate::dump::WaitSite;
@@ -91,6 +92,10 @@ pub(crate) struct Hub {
     spawn_turn: Cell<bool>,
     /// Whether the monitor knows this hub (it runs green threads).
     watched: Cell<bool>,
+    /// The scope chain of the running green thread (see `crate::cancel`).
+    green_scope: Cell<*const Scope>,
+    /// The scope chain of this OS thread's own (root) context.
+    root_scope: Cell<*const Scope>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -133,7 +138,43 @@ impl Hub {
             budget_spent: Cell::new(false),
             spawn_turn: Cell::new(false),
             watched: Cell::new(false),
+            green_scope: Cell::new(std::ptr::null()),
+            root_scope: Cell::new(std::ptr::null()),
         }
+    }
+
+    // ----- cancellation -----
+
+    /// The scope chain head of the running context.
+    pub(crate) fn scope_cell(&self) -> &Cell<*const Scope> {
+        if self.in_green() {
+            &self.green_scope
+        } else {
+            &self.root_scope
+        }
+    }
+
+    /// The cancellation point: unwinds if a cancel or a deadline of the
+    /// running context is due, else returns the earliest deadline that
+    /// applies to its wait.
+    fn cancellation_point(&self) -> Option<Instant> {
+        let scope = self.scope_cell().get();
+        let cancelled = self.with_current(Ctx::cancel_requested);
+        if scope.is_null() && !cancelled {
+            return None;
+        }
+        if std::thread::panicking() {
+            // Already unwinding: not a cancellation point.
+            return None;
+        }
+        // SAFETY: `scope` is the head of the running context's own chain,
+        // whose scopes live in frames of that context that are still
+        // running (each pops itself before its frame goes away).
+        let (due, deadline) = unsafe { cancel::look(scope, cancelled, Instant::now) };
+        if let Some(due) = due {
+            cancel::fire(due);
+        }
+        deadline
     }
 
     // ----- the cooperative budget -----
@@ -183,11 +224,14 @@ impl Hub {
     // ----- timers -----
 
     pub(crate) fn add_timer(&self, deadline: Instant, ctx: Arc<Ctx>) -> TimerKey {
+        self.shared.timers.fetch_add(1, Ordering::Relaxed);
         self.timers.borrow_mut().add(deadline, ctx)
     }
 
     pub(crate) fn cancel_timer(&self, key: TimerKey) {
-        self.timers.borrow_mut().cancel(key);
+        if self.timers.borrow_mut().cancel(key) {
+            self.shared.timers.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Wakes every context whose timer is due; returns the next deadline.
@@ -200,7 +244,10 @@ impl Hub {
             // The borrow ends before `wake`, which may queue on this hub.
             let due = self.timers.borrow_mut().pop_due(now);
             match due {
-                Ok(ctx) => ctx.wake(),
+                Ok(ctx) => {
+                    self.shared.timers.fetch_sub(1, Ordering::Relaxed);
+                    ctx.wake();
+                }
                 Err(next) => return next,
             }
         }
@@ -211,6 +258,12 @@ impl Hub {
     /// Parks the calling context until woken or `deadline`; may return early
     /// without a wake (callers loop on their own condition).
     pub(crate) fn park(&self, deadline: Option<Instant>) {
+        // Every park is a cancellation point; a deadline scope also bounds
+        // how long it may wait.
+        let deadline = match (deadline, self.cancellation_point()) {
+            (Some(d), Some(s)) => Some(d.min(s)),
+            (d, s) => d.or(s),
+        };
         // Borrow the running context rather than clone its `Arc`: the borrow
         // ends before the switch (the hub takes `current` while we are out).
         let parked = self.current.borrow().as_ref().map(|ctx| {
@@ -329,7 +382,9 @@ impl Hub {
         ctx.note_now();
         crate::signal::set_running(Arc::as_ptr(&ctx));
         *self.current.borrow_mut() = Some(ctx);
+        self.green_scope.set(green.scope);
         let finished = green.resume();
+        green.scope = self.green_scope.replace(std::ptr::null());
         let ctx = self
             .current
             .borrow_mut()

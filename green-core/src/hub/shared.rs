@@ -66,6 +66,8 @@ pub(crate) struct HubShared {
     pub(crate) stuck: AtomicBool,
     /// A worker hub (runs forever), as opposed to an OS thread's own hub.
     pub(crate) worker: AtomicBool,
+    /// Pending timers on this hub (for leak checks: `dump::counters`).
+    pub(crate) timers: AtomicUsize,
 }
 
 impl std::fmt::Debug for HubShared {
@@ -103,6 +105,7 @@ impl HubShared {
             switches: AtomicU64::new(0),
             stuck: AtomicBool::new(false),
             worker: AtomicBool::new(false),
+            timers: AtomicUsize::new(0),
         }
     }
 

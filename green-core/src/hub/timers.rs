@@ -29,9 +29,10 @@ impl Timers {
         key
     }
 
-    /// Drops a timer that has not fired (a no-op if it has).
-    pub(crate) fn cancel(&mut self, key: TimerKey) {
-        self.map.remove(&key);
+    /// Drops a timer that has not fired (a no-op if it has); returns
+    /// whether there was one.
+    pub(crate) fn cancel(&mut self, key: TimerKey) -> bool {
+        self.map.remove(&key).is_some()
     }
 
     /// Whether no timer is pending.

@@ -95,6 +95,45 @@ impl fmt::Debug for Thread {
     }
 }
 
+/// Cancels a thread: green's extension trait (std has no counterpart),
+/// implemented for [`JoinHandle`], [`ScopedJoinHandle`] and [`Thread`].
+///
+/// The thread's current green blocking call, or its next one, unwinds with
+/// the payload [`crate::cancel::Cancelled`], so its `join` returns
+/// `Err(payload)` with `payload.is::<Cancelled>()`. Every green blocking
+/// call is a cancellation point (see [`crate::cancel::timeout_at`] for the
+/// list and the rules): blocking calls made while unwinding are not, code
+/// inside [`crate::cancel::uncancellable`] defers it, and code that only
+/// computes is not interrupted. Locks the thread holds are poisoned as by a
+/// panic. The cancel is sticky: a thread that catches the unwind and goes
+/// on unwinds again at its next cancellation point. Cancelling a finished
+/// thread does nothing.
+///
+/// A `Thread` of a plain OS thread can be cancelled too: its next green
+/// blocking call unwinds.
+pub trait Cancel {
+    /// Asks the thread to cancel (see the trait docs); returns at once.
+    fn cancel(&self);
+}
+
+impl Cancel for Thread {
+    fn cancel(&self) {
+        self.inner.request_cancel();
+    }
+}
+
+impl<T> Cancel for JoinHandle<T> {
+    fn cancel(&self) {
+        self.thread().cancel();
+    }
+}
+
+impl<T> Cancel for ScopedJoinHandle<'_, T> {
+    fn cancel(&self) {
+        self.thread().cancel();
+    }
+}
+
 /// The handle of the calling thread: the running green thread, or the OS
 /// thread when called outside one.
 pub fn current() -> Thread {
@@ -494,6 +533,16 @@ impl<T> JoinInner<'_, T> {
             }
             *outcome = Outcome::Running(Some(park::unparker()));
         }
+        // A join that unwinds (cancelled) takes its name off the packet.
+        struct Withdraw<'a, 'scope, T>(&'a Packet<'scope, T>);
+        impl<T> Drop for Withdraw<'_, '_, T> {
+            fn drop(&mut self) {
+                if let Outcome::Running(joiner) = &mut *self.0.outcome() {
+                    *joiner = None;
+                }
+            }
+        }
+        let _withdraw = Withdraw(packet);
         loop {
             if let Some(result) = packet.outcome().take() {
                 return result;
