@@ -31,9 +31,11 @@
 
 use std::num::NonZeroU64;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::cell::OnceCell;
+use std::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
+use crate::counter::Sharded;
 use crate::dump::{self, WaitSite};
 use crate::hub::{self, HubShared};
 
@@ -90,14 +92,26 @@ pub(crate) struct Ctx {
 /// `Ctx::flags`: a cancel was asked for.
 const CANCEL: u8 = 1;
 
-/// Contexts alive, for leak checks (`dump::counters`).
-static ALIVE: AtomicUsize = AtomicUsize::new(0);
+/// Contexts alive, for leak checks (`dump::counters`); sharded, since both
+/// the spawner and the finishing hub touch it for every green thread.
+static ALIVE: Sharded = Sharded::new();
+
+thread_local! {
+    static ALIVE_HERE: OnceCell<Arc<AtomicIsize>> = const { OnceCell::new() };
+}
+
+fn count_alive(n: isize) {
+    // During thread teardown the cell may be gone; the count is then off by
+    // the few contexts dropped that late, which only matters to leak checks
+    // of exited threads.
+    let _ = ALIVE_HERE.try_with(|local| ALIVE.add(local, n));
+}
 
 /// Contexts (green threads and OS-thread roots) whose memory is still held
 /// by someone: a count that stays up after green threads finish means a
 /// timer, waiter list or fd registration kept one.
 pub(crate) fn alive() -> usize {
-    ALIVE.load(Ordering::Relaxed)
+    ALIVE.sum()
 }
 
 impl std::fmt::Debug for Ctx {
@@ -121,7 +135,7 @@ pub(crate) fn next_id() -> NonZeroU64 {
 impl Ctx {
     /// A green thread's context, not yet placed on a hub.
     pub(crate) fn new(name: Option<String>, spawned_at: &'static Location<'static>) -> Ctx {
-        ALIVE.fetch_add(1, Ordering::Relaxed);
+        count_alive(1);
         Ctx {
             id: next_id(),
             name: name.map(String::into_boxed_str),
@@ -160,30 +174,33 @@ impl Ctx {
     }
 
     /// Settles the hub this context lives on; the first call wins.
+    ///
+    /// A worker hub lives for the whole process (its `Arc` is held by the
+    /// worker table forever), so the pointer is stored as it is; any other
+    /// hub's strong count is taken, and marked by the pointer's low bit,
+    /// which `HubShared`'s alignment leaves free.
     pub(crate) fn set_hub(&self, hub: &Arc<HubShared>) {
-        let raw = Arc::into_raw(hub.clone()).cast_mut();
+        let raw = if hub.worker.load(Ordering::Relaxed) {
+            Arc::as_ptr(hub).cast_mut()
+        } else {
+            Arc::into_raw(hub.clone()).cast_mut().map_addr(|a| a | OWNED)
+        };
         if self
             .hub
-            .compare_exchange(
-                std::ptr::null_mut(),
-                raw,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
+            .compare_exchange(std::ptr::null_mut(), raw, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
-            // SAFETY: `raw` came from `Arc::into_raw` just above and was not
-            // stored anywhere.
-            drop(unsafe { Arc::from_raw(raw) });
+            release_hub(raw);
         }
     }
 
     /// The hub this context lives on, once settled.
     pub(crate) fn hub(&self) -> Option<&HubShared> {
-        let raw = self.hub.load(Ordering::Acquire);
-        // SAFETY: a non-null `hub` was stored by `set_hub` from
-        // `Arc::into_raw`, is never changed afterwards, and its strong count
-        // is released only in `Drop`, so it lives as long as `self`.
+        let raw = self.hub.load(Ordering::Acquire).map_addr(|a| a & !OWNED);
+        // SAFETY: a non-null `hub` was stored by `set_hub` and is never
+        // changed afterwards. It points at a worker hub (alive for the
+        // process) or at a hub whose strong count this context holds until
+        // `Drop`, so it lives as long as `self`.
         unsafe { raw.as_ref() }
     }
 
@@ -195,7 +212,7 @@ impl Ctx {
 
     /// A strong reference to its hub (which it must have).
     pub(crate) fn home_arc(&self) -> Arc<HubShared> {
-        let raw = self.hub.load(Ordering::Acquire);
+        let raw = self.hub.load(Ordering::Acquire).map_addr(|a| a & !OWNED);
         assert!(!raw.is_null(), "green: {self:?} has no hub yet");
         // SAFETY: a non-null `hub` came from `Arc::into_raw` and its strong
         // count lives until `self` drops, so taking one more is sound.
@@ -324,14 +341,21 @@ impl Ctx {
     }
 }
 
+/// Low bit of `Ctx::hub`: the pointer carries a strong count of its hub.
+const OWNED: usize = 1;
+
+/// Gives back the strong count a tagged hub pointer carries, if any.
+fn release_hub(raw: *mut HubShared) {
+    if raw.addr() & OWNED != 0 {
+        // SAFETY: a tagged pointer came from `Arc::into_raw` in `set_hub`
+        // and is released exactly once, here.
+        drop(unsafe { Arc::from_raw(raw.map_addr(|a| a & !OWNED).cast_const()) });
+    }
+}
+
 impl Drop for Ctx {
     fn drop(&mut self) {
-        ALIVE.fetch_sub(1, Ordering::Relaxed);
-        let raw = *self.hub.get_mut();
-        if !raw.is_null() {
-            // SAFETY: `raw` holds the strong count `set_hub` took with
-            // `Arc::into_raw`; nothing uses it after `self` is gone.
-            drop(unsafe { Arc::from_raw(raw) });
-        }
+        count_alive(-1);
+        release_hub(*self.hub.get_mut());
     }
 }

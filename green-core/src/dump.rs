@@ -3,8 +3,9 @@
 //! `print_run_info`, Go's SIGQUIT dump). An extension with no counterpart in
 //! std.
 //!
-//! Every green thread is entered in a sharded registry when it is spawned
-//! and leaves it when it finishes, so [`dump`] sees threads on every hub,
+//! A green thread waiting to start sits in its hub's spawn queue; once
+//! started it is entered in that hub's thread table until it finishes. Both
+//! are readable from any thread, so [`dump`] sees threads on every hub,
 //! including hubs that are stuck and threads that have not started. What a
 //! thread waits on is recorded by the blocking primitives themselves as a
 //! [`WaitSite`] (a static naming the primitive) plus a detail word (an fd, a
@@ -14,11 +15,10 @@
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::ctx::Ctx;
-use crate::slab::Slab;
 
 /// A named place where green threads wait, for dumps: green-sync gives each
 /// primitive one (`"Mutex::lock"`, `"mpsc::Receiver::recv"`, ...).
@@ -108,41 +108,33 @@ pub(crate) fn ms_of(at: Instant) -> u32 {
 
 // ----- the registry -----
 
-const SHARDS: usize = 16;
-
-struct Shard(Mutex<Slab<Arc<Ctx>>>);
-
-fn shards() -> &'static [Shard; SHARDS] {
-    static SHARDS_: OnceLock<[Shard; SHARDS]> = OnceLock::new();
-    SHARDS_.get_or_init(|| std::array::from_fn(|_| Shard(Mutex::new(Slab::default()))))
+/// Runs `f` on every live green thread: those started on each hub (in its
+/// `threads` table) and those queued there, not started yet.
+fn each_thread(mut f: impl FnMut(&Arc<Ctx>)) {
+    for hub in crate::monitor::hubs() {
+        for ctx in hub.threads.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            f(ctx);
+        }
+        hub.queued_ctxs(&mut f);
+    }
 }
 
-fn lock(shard: &Shard) -> MutexGuard<'_, Slab<Arc<Ctx>>> {
-    shard.0.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn shard_of(ctx: &Ctx) -> &'static Shard {
-    &shards()[(ctx.id.get() as usize) % SHARDS]
-}
-
-/// Enters a spawned green thread.
-pub(crate) fn register(ctx: &Arc<Ctx>) {
-    let key = lock(shard_of(ctx)).insert(ctx.clone());
-    ctx.set_registry_key(key);
-}
-
-/// Removes a finished green thread.
-pub(crate) fn unregister(ctx: &Ctx) {
-    lock(shard_of(ctx)).remove(ctx.registry_key());
+/// Live green threads (started or queued), all hubs.
+pub(crate) fn live_count() -> usize {
+    let mut n = 0;
+    each_thread(|_| n += 1);
+    n
 }
 
 /// The name and spawn site of the live green thread `id`, if any.
 pub(crate) fn find(id: u64) -> Option<(Option<String>, &'static Location<'static>)> {
-    let shard = &shards()[(id as usize) % SHARDS];
-    lock(shard)
-        .iter()
-        .find(|c| c.id.get() == id)
-        .map(|c| (c.name().map(String::from), c.spawned_at))
+    let mut found = None;
+    each_thread(|c| {
+        if c.id.get() == id {
+            found = Some((c.name().map(String::from), c.spawned_at));
+        }
+    });
+    found
 }
 
 // ----- leak counters -----
@@ -309,9 +301,7 @@ impl fmt::Display for Dump {
 /// An extension with no counterpart in std.
 pub fn dump() -> Dump {
     let mut ctxs = Vec::new();
-    for shard in shards() {
-        ctxs.extend(lock(shard).iter().cloned());
-    }
+    each_thread(|c| ctxs.push(c.clone()));
     let now = coarse_ms().max(ms_of(Instant::now()));
     Dump {
         threads: ctxs.iter().map(|c| info(c, now)).collect(),

@@ -38,6 +38,7 @@ mod block_on;
 pub mod cancel;
 pub mod coop;
 mod coroutine;
+mod counter;
 mod ctx;
 pub mod dump;
 pub mod fd;

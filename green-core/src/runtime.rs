@@ -288,8 +288,15 @@ pub fn stack_budget() -> usize {
     })
 }
 
+/// Whether no budget limits green threads (the default where guard pages
+/// cost no mappings).
+pub(crate) fn budget_is_unlimited() -> bool {
+    stack_budget() == UNLIMITED
+}
+
 /// Sets the budget explicitly (overrides `GREEN_MAX_STACKS` and the
-/// derived value).
+/// derived value). Set it before spawning: green threads spawned while no
+/// budget was in force are not counted against one set later.
 pub fn set_stack_budget(n: usize) {
     BUDGET_FIXED.store(true, Ordering::Relaxed);
     BUDGET.store(n.min(UNLIMITED), Ordering::Relaxed);

@@ -323,21 +323,34 @@ impl Hub {
     /// Creates a green thread on this hub and queues it (a spawn placed
     /// here by this thread itself); `stack` was promised to it at spawn.
     pub(crate) fn create(&self, ctx: Arc<Ctx>, body: Body, stack: Promise) {
-        self.shared.live.fetch_add(1, Ordering::Relaxed);
         let ctx = self.adopt(Spawn { ctx, body, stack });
         self.run_queue.borrow_mut().push_back(ctx);
+    }
+
+    /// From the first green thread here on: overflows on this OS thread
+    /// must be reportable, and the monitor (and dumps) watch the hub.
+    fn watch(&self) {
+        if !self.watched.replace(true) {
+            crate::signal::ensure_altstack();
+            crate::monitor::watch(&self.shared);
+        }
     }
 
     /// Makes a spawn one of this hub's green threads, for life.
     fn adopt(&self, spawn: Spawn) -> Arc<Ctx> {
         let Spawn { ctx, body, stack } = spawn;
-        if !self.watched.replace(true) {
-            // The first green thread here: overflows on this OS thread must
-            // be reportable, and the monitor watches the hub from now on.
-            crate::signal::ensure_altstack();
-            crate::monitor::watch(&self.shared);
-        }
+        self.watch();
         ctx.set_hub(&self.shared);
+        let shared = &self.shared;
+        shared
+            .live
+            .store(shared.live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        let key = shared
+            .threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ctx.clone());
+        ctx.set_registry_key(key);
         let slot = self.tasks.borrow_mut().insert(Task::Pending(body, stack));
         // A hub holds far fewer than 2^32 - 1 green threads: each costs a
         // page of memory at least.
@@ -394,12 +407,18 @@ impl Hub {
         shared.running.store(0, Ordering::Relaxed);
         if finished {
             self.tasks.borrow_mut().remove(slot);
-            crate::dump::unregister(&ctx);
+            shared
+                .threads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(ctx.registry_key());
             // (`stack::finished` already ran at the end of the body.)
             // SAFETY: the coroutine has returned from its body, so nothing
             // runs on its stack or will resume there.
             unsafe { stack::release(green.into_stack()) };
-            self.shared.live.fetch_sub(1, Ordering::Relaxed);
+            shared
+                .live
+                .store(shared.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
         } else {
             self.tasks.borrow_mut().put(slot, Task::Started(green));
             if self.yielded.replace(false) {
@@ -603,9 +622,10 @@ impl Drop for Hub {
         for task in self.tasks.get_mut().drain() {
             match task {
                 Task::Pending(body, promise) => {
+                    // Dropping the body unrun tells its joiner and ends its
+                    // place in the thread budget; the promised stack goes
+                    // back unused.
                     drop(body);
-                    stack::finished();
-                    // The promised stack goes back unused.
                     drop(promise);
                 }
                 // (Their registry entries stay: the threads are still live,

@@ -10,6 +10,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::collections::VecDeque;
+use std::sync::MutexGuard;
+
 use crossbeam_channel::{Receiver, Sender};
 use polling::Poller;
 
@@ -39,17 +42,23 @@ pub(crate) struct HubShared {
     pub(crate) poller: Poller,
     inbox_tx: Sender<Wake>,
     pub(super) inbox_rx: Receiver<Wake>,
-    spawn_tx: Sender<Spawn>,
-    spawn_rx: Receiver<Spawn>,
-    /// Spawns queued in `spawn_rx`, readable without touching the channel.
-    spawns: AtomicUsize,
+    /// Green threads placed here and not started yet, oldest first. They
+    /// stay here until the hub runs them, so the monitor and idle hubs can
+    /// still move them (and dumps can list them).
+    spawns: Mutex<VecDeque<Spawn>>,
+    /// `spawns.len()`, readable without the lock (written under it).
+    queued: AtomicUsize,
+    /// Green threads started here and not finished, for dumps (only this
+    /// hub writes it; the lock is for readers).
+    pub(crate) threads: Mutex<Slab<Arc<Ctx>>>,
     /// Set by every sender after it pushes (a wake or a spawn); the hub
     /// clears it before it drains, so a set flag always means "look at the
     /// inbox".
     pub(super) pending: AtomicBool,
     /// `true` while the hub is in (or about to enter) `Poller::wait`.
     pub(super) sleeping: AtomicBool,
-    /// Green threads placed on this hub that have not finished.
+    /// Green threads started on this hub and not finished (written by the
+    /// hub only).
     pub(crate) live: AtomicUsize,
     /// fds registered with `poller`; the fairness poll is skipped when 0.
     pub(crate) fds: AtomicUsize,
@@ -79,6 +88,11 @@ impl std::fmt::Debug for HubShared {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics under these locks; recover from poisoning anyway.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl HubShared {
     /// A hub's shared half, with a fresh poller and an empty inbox.
     pub(super) fn new() -> HubShared {
@@ -87,15 +101,14 @@ impl HubShared {
             panic!("green: cannot create this thread's hub poller (epoll): {e}")
         });
         let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
-        let (spawn_tx, spawn_rx) = crossbeam_channel::unbounded();
         HubShared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             poller,
             inbox_tx,
             inbox_rx,
-            spawn_tx,
-            spawn_rx,
-            spawns: AtomicUsize::new(0),
+            spawns: Mutex::new(VecDeque::new()),
+            queued: AtomicUsize::new(0),
+            threads: Mutex::new(Slab::default()),
             pending: AtomicBool::new(false),
             sleeping: AtomicBool::new(false),
             live: AtomicUsize::new(0),
@@ -119,27 +132,41 @@ impl HubShared {
     /// Queues a new green thread here (from any thread), waking the hub if
     /// it sleeps.
     pub(crate) fn send_spawn(&self, spawn: Spawn) {
-        self.live.fetch_add(1, Ordering::Relaxed);
-        // Count first: whoever takes it decrements.
-        self.spawns.fetch_add(1, Ordering::SeqCst);
-        let _ = self.spawn_tx.send(spawn);
+        {
+            let mut queue = lock(&self.spawns);
+            queue.push_back(spawn);
+            self.queued.store(queue.len(), Ordering::Relaxed);
+        }
         self.alert();
+    }
+
+    /// How many spawns are queued here.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Whether spawns are queued here.
     pub(crate) fn has_spawns(&self) -> bool {
-        self.spawns.load(Ordering::Relaxed) > 0
+        self.queued.load(Ordering::Relaxed) > 0
     }
 
-    /// Takes one queued spawn (the hub itself, or the monitor moving work
-    /// off a stuck hub, which then owns its place in `live`).
+    /// Takes the oldest queued spawn (the hub itself, an idle hub stealing,
+    /// or the monitor moving work off a stuck hub).
     pub(crate) fn take_spawn(&self) -> Option<Spawn> {
         if !self.has_spawns() {
             return None;
         }
-        let spawn = self.spawn_rx.try_recv().ok()?;
-        self.spawns.fetch_sub(1, Ordering::SeqCst);
-        Some(spawn)
+        let mut queue = lock(&self.spawns);
+        let spawn = queue.pop_front();
+        self.queued.store(queue.len(), Ordering::Relaxed);
+        spawn
+    }
+
+    /// Runs `f` over the contexts of the spawns queued here (for dumps).
+    pub(crate) fn queued_ctxs(&self, mut f: impl FnMut(&Arc<Ctx>)) {
+        for spawn in lock(&self.spawns).iter() {
+            f(&spawn.ctx);
+        }
     }
 
     /// Flags new work and notifies the hub if it sleeps.

@@ -29,7 +29,7 @@ struct Workers {
 }
 
 impl Workers {
-    fn hub(&self, i: usize) -> &Arc<HubShared> {
+    fn hub(&'static self, i: usize) -> &'static HubShared {
         self.slots[i]
             .get()
             .expect("worker slots below `count` are filled")
@@ -46,6 +46,7 @@ fn start_worker(i: usize) -> Arc<HubShared> {
         .spawn(move || {
             HUB.with(|hub| {
                 hub.shared.worker.store(true, Ordering::Relaxed);
+                hub.watch();
                 let _ = tx.send(hub.shared.clone());
                 hub.run_forever()
             })
@@ -79,7 +80,7 @@ fn workers() -> &'static Workers {
 pub(crate) fn worker_hubs() -> Vec<Arc<HubShared>> {
     match WORKERS.get() {
         Some(w) => (0..w.count.load(Ordering::Acquire))
-            .map(|i| w.hub(i).clone())
+            .map(|i| w.slots[i].get().expect("filled below `count`").clone())
             .collect(),
         None => Vec::new(),
     }
@@ -103,7 +104,7 @@ pub(crate) fn add_worker_if_all_stuck() -> Option<Arc<HubShared>> {
 /// Picks the hub a new green thread is queued on: the next worker that is
 /// not stuck, round robin (starting another worker when all are stuck), or
 /// this thread's own hub in eventlet mode (`GREEN_WORKERS=0`).
-pub(crate) fn placement() -> Option<Arc<HubShared>> {
+pub(crate) fn placement() -> Option<&'static HubShared> {
     let w = workers();
     let n = w.count.load(Ordering::Acquire);
     if n == 0 {
@@ -113,18 +114,19 @@ pub(crate) fn placement() -> Option<Arc<HubShared>> {
     for k in 0..n {
         let hub = w.hub((start + k) % n);
         if !hub.stuck.load(Ordering::Relaxed) {
-            return Some(hub.clone());
+            return Some(hub);
         }
     }
-    let any = w.hub(start % n).clone();
-    Some(add_worker_if_all_stuck().unwrap_or(any))
+    add_worker_if_all_stuck();
+    let n = w.count.load(Ordering::Acquire);
+    Some(w.hub(n - 1))
 }
 
 /// Queues a green thread on `target` (a worker), or creates it on this
 /// thread's own hub when `target` is `None`.
-pub(crate) fn spawn_on(target: Option<Arc<HubShared>>, ctx: Arc<Ctx>, body: Body, stack: Promise) {
+pub(crate) fn spawn_on(target: Option<&HubShared>, ctx: Arc<Ctx>, body: Body, stack: Promise) {
     match target {
-        Some(hub) if !with(|h| Arc::ptr_eq(&h.shared, &hub)) => {
+        Some(hub) if !with(|h| std::ptr::eq(&*h.shared, hub)) => {
             hub.send_spawn(Spawn { ctx, body, stack });
         }
         _ => with(|hub| hub.create(ctx, body, stack)),

@@ -60,12 +60,31 @@ unsafe impl corosensei::stack::Stack for Stack {
     }
 }
 
-/// Green threads spawned and not yet finished, process-wide.
+/// Green threads spawned and not yet finished, process-wide, counted only
+/// while a budget is in force (an unlimited budget needs no count, and
+/// keeping one would put a shared counter on every spawn).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// Green threads spawned and not finished.
 pub(crate) fn threads() -> usize {
-    LIVE.load(Ordering::Relaxed)
+    if runtime::budget_is_unlimited() {
+        crate::dump::live_count()
+    } else {
+        LIVE.load(Ordering::Relaxed)
+    }
+}
+
+/// A green thread's place in the budget, given back when dropped (when the
+/// thread finishes, or is dropped unrun).
+#[derive(Debug)]
+pub(crate) struct Reservation(bool);
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.0 {
+            LIVE.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Stacks that exist: every slot carved so far (in use or free) and every
@@ -107,16 +126,19 @@ pub(crate) fn usable_for(bytes: usize) -> io::Result<usize> {
 /// std reports when it cannot map an OS thread's stack) when the address
 /// space cannot be had; `OutOfMemory` when the green-thread budget is spent
 /// (`GREEN_MAX_STACKS`, or the map budget where guards are `mprotect`ed).
-pub(crate) fn claim(bytes: usize) -> io::Result<Promise> {
+pub(crate) fn claim(bytes: usize) -> io::Result<(Promise, Reservation)> {
     let usable = usable_for(bytes)?;
-    if !reserve_thread() {
-        return Err(budget_spent());
-    }
+    let reservation = reserve_thread().ok_or_else(budget_spent)?;
     crate::signal::install();
-    slab::claim(usable).inspect_err(|_| finished())
+    // On failure the reservation drops, giving its place back.
+    let promise = slab::claim(usable)?;
+    Ok((promise, reservation))
 }
 
-fn reserve_thread() -> bool {
+fn reserve_thread() -> Option<Reservation> {
+    if runtime::budget_is_unlimited() {
+        return Some(Reservation(false));
+    }
     let fits = |budget: usize| {
         LIVE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
             (n < budget).then_some(n + 1)
@@ -124,13 +146,8 @@ fn reserve_thread() -> bool {
         .is_ok()
     };
     // The map limit may have been raised since the budget was derived.
-    fits(runtime::stack_budget()) || fits(runtime::refresh_stack_budget())
-}
-
-/// A green thread finished (or was never handed to a hub): its place in the
-/// budget ends. Its stack is released separately, once nothing runs on it.
-pub(crate) fn finished() {
-    LIVE.fetch_sub(1, Ordering::Relaxed);
+    (fits(runtime::stack_budget()) || fits(runtime::refresh_stack_budget()))
+        .then(|| Reservation(true))
 }
 
 /// Gives a stack back for reuse.

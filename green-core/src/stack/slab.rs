@@ -83,6 +83,8 @@ const KEEP: usize = 32 << 10;
 const TRIM_PERIOD: Duration = Duration::from_secs(1);
 /// Free slots a hub keeps to itself, per class.
 const LOCAL_CAP: usize = 64;
+/// Units of `avail` a thread takes or gives back at a time.
+const UNIT_BATCH: usize = 32;
 
 /// Which class a slot belongs to. An enum rather than a `u8` so the values
 /// it never takes are niches: a suspended green thread's task entry (which
@@ -285,19 +287,24 @@ pub(crate) fn claim(bytes: usize) -> io::Result<Promise> {
         return claim_large(bytes).map(|slot| Promise(Some(Promised::Large(slot))));
     };
     let class = &classes()[c];
-    let take = || {
-        class
-            .avail
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |a| a.checked_sub(1))
-            .is_ok()
-    };
+    // Units of `avail` are taken a batch at a time and kept per thread, so
+    // most spawns touch no shared counter.
+    let from_local = LOCAL
+        .try_with(|l| {
+            let mut units = l.units.borrow_mut();
+            if units[c] == 0 {
+                units[c] = take_units(class, UNIT_BATCH);
+            }
+            (units[c] > 0).then(|| units[c] -= 1).is_some()
+        })
+        .unwrap_or(false);
     let promise = Promise(Some(Promised::Class(ClassId::of(c))));
-    if take() {
+    if from_local || take_units(class, 1) == 1 {
         return Ok(promise);
     }
     let mut pool = lock(&class.pool);
     // A slot may have been freed into the list while we waited.
-    if take() {
+    if take_units(class, 1) == 1 {
         return Ok(promise);
     }
     // Carve a slot for this spawn alone (`avail` unchanged).
@@ -343,17 +350,58 @@ impl Promise {
     }
 }
 
+/// Takes up to `n` units of a class's `avail`; returns how many.
+fn take_units(class: &Class, n: usize) -> usize {
+    let mut got = 0;
+    let _ = class
+        .avail
+        .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |a| {
+            got = a.min(n);
+            (got > 0).then(|| a - got)
+        });
+    got
+}
+
+/// Keeps a unit of a class's `avail` for this thread's next claims, giving
+/// a batch back to the class when the thread holds too many.
+fn keep_unit(c: ClassId) {
+    let class = &classes()[c.index()];
+    let kept = LOCAL
+        .try_with(|l| {
+            let mut units = l.units.borrow_mut();
+            units[c.index()] += 1;
+            if units[c.index()] > 2 * UNIT_BATCH {
+                units[c.index()] -= UNIT_BATCH;
+                class.avail.fetch_add(UNIT_BATCH, Ordering::AcqRel);
+            }
+        })
+        .is_ok();
+    if !kept {
+        class.avail.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 /// Returns what an unused promise holds: a unit of `avail`, a carved slot
-/// (to the shared list, untouched, so cold), or a large stack's mapping.
+/// (to this thread's cache, or the shared list, untouched, so cold), or a
+/// large stack's mapping.
 fn give_back(promised: Promised) {
     match promised {
-        Promised::Class(c) => {
-            classes()[c.index()].avail.fetch_add(1, Ordering::AcqRel);
-        }
+        Promised::Class(c) => keep_unit(c),
         Promised::Carved(slot) => {
-            let class = &classes()[slot.class.index()];
-            lock(&class.pool).cold.push(slot.addr);
-            class.avail.fetch_add(1, Ordering::AcqRel);
+            let c = slot.class.index();
+            let cached = LOCAL
+                .try_with(|l| {
+                    let mut classes_ = l.classes.borrow_mut();
+                    (classes_[c].len() < LOCAL_CAP)
+                        .then(|| classes_[c].push(slot.addr))
+                        .is_some()
+                })
+                .unwrap_or(false);
+            if !cached {
+                let class = &classes()[c];
+                lock(&class.pool).cold.push(slot.addr);
+                class.avail.fetch_add(1, Ordering::AcqRel);
+            }
         }
         Promised::Large(slot) => {
             // SAFETY: the thread never ran, so nothing uses its stack.
@@ -465,21 +513,26 @@ fn install_guard(addr: usize) -> io::Result<()> {
 /// the shared lists for trimming. Flushed at thread exit.
 struct Local {
     classes: RefCell<[Vec<usize>; CLASSES]>,
+    /// Units of each class's `avail` this thread holds for its next claims.
+    units: RefCell<[usize; CLASSES]>,
     flushed: Cell<Option<Instant>>,
 }
 
 impl Local {
-    /// Moves every cached slot to its class's shared `fresh` list.
+    /// Moves every cached slot to its class's shared `fresh` list, and gives
+    /// back every held unit.
     fn flush(&self) {
         let mut classes_ = self.classes.borrow_mut();
+        let mut units = self.units.borrow_mut();
         for (c, cached) in classes_.iter_mut().enumerate() {
-            if cached.is_empty() {
-                continue;
-            }
             let class = &classes()[c];
-            let n = cached.len();
-            lock(&class.pool).push_fresh(cached.drain(..));
-            class.avail.fetch_add(n, Ordering::AcqRel);
+            let n = cached.len() + std::mem::take(&mut units[c]);
+            if !cached.is_empty() {
+                lock(&class.pool).push_fresh(cached.drain(..));
+            }
+            if n > 0 {
+                class.avail.fetch_add(n, Ordering::AcqRel);
+            }
         }
     }
 
@@ -497,6 +550,7 @@ impl Drop for Local {
 thread_local! {
     static LOCAL: Local = Local {
         classes: RefCell::new(std::array::from_fn(|_| Vec::new())),
+        units: RefCell::new([0; CLASSES]),
         flushed: Cell::new(None),
     };
 }

@@ -390,11 +390,11 @@ impl Builder {
                 panic!("thread name may not contain interior null bytes: {e:?}");
             }
         }
-        let stack = stack::claim(stack_size.unwrap_or_else(runtime::default_stack_size))?;
+        let (stack, reservation) =
+            stack::claim(stack_size.unwrap_or_else(runtime::default_stack_size))?;
 
         let target = if self_local { None } else { hub::placement() };
         let ctx = Arc::new(Ctx::new(name, std::panic::Location::caller()));
-        crate::dump::register(&ctx);
         let packet: Arc<Packet<'scope, T>> = Arc::new(Packet {
             scope,
             outcome: Mutex::new(Outcome::Running(None)),
@@ -410,7 +410,7 @@ impl Builder {
             }));
             // The thread counts as finished for the budget before its joiner
             // can see the result, so a spawn right after `join` has room.
-            stack::finished();
+            drop(reservation);
             completion.complete(result);
         };
         // SAFETY: the caller guarantees that everything the closure borrows
