@@ -323,7 +323,12 @@ impl Hub {
     /// Creates a green thread on this hub and queues it (a spawn placed
     /// here by this thread itself); `stack` was promised to it at spawn.
     pub(crate) fn create(&self, ctx: Arc<Ctx>, body: Body, stack: Promise) {
-        let ctx = self.adopt(Spawn { ctx, body, stack });
+        let ctx = self.adopt(Spawn {
+            ctx,
+            body,
+            stack,
+            queued_at: Instant::now(),
+        });
         self.run_queue.borrow_mut().push_back(ctx);
     }
 
@@ -338,7 +343,9 @@ impl Hub {
 
     /// Makes a spawn one of this hub's green threads, for life.
     fn adopt(&self, spawn: Spawn) -> Arc<Ctx> {
-        let Spawn { ctx, body, stack } = spawn;
+        let Spawn {
+            ctx, body, stack, ..
+        } = spawn;
         self.watch();
         ctx.set_hub(&self.shared);
         let shared = &self.shared;
@@ -511,6 +518,23 @@ impl Hub {
             if self.spin(&done, wake_at) {
                 continue;
             }
+            // Idle: take spawns another worker has left waiting, or look
+            // again when the young ones it holds would be due.
+            if self.shared.worker.load(Ordering::Relaxed) {
+                match workers::steal(&self.shared) {
+                    Ok(taken) => {
+                        for spawn in taken {
+                            let ctx = self.adopt(spawn);
+                            self.run_queue.borrow_mut().push_back(ctx);
+                        }
+                        continue;
+                    }
+                    Err(Some(again)) => {
+                        wake_at = Some(wake_at.map_or(again, |w| w.min(again)));
+                    }
+                    Err(None) => {}
+                }
+            }
             // About to sleep: hand freed stacks' pages back to the kernel
             // if a trim is due, or wake up when it will be.
             if let Some(due) = stack::trim_due() {
@@ -531,6 +555,7 @@ impl Hub {
                 continue;
             }
             let slept = Instant::now();
+            self.shared.steal_woken.store(false, Ordering::Relaxed);
             self.poll(wake_at);
             self.shared.sleeping.store(false, Ordering::SeqCst);
             // Awake again: keep the coarse clock fresh and let the monitor

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use std::collections::VecDeque;
 use std::sync::MutexGuard;
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use polling::Poller;
@@ -32,6 +33,9 @@ pub(crate) struct Spawn {
     pub(crate) ctx: Arc<Ctx>,
     pub(crate) body: Body,
     pub(crate) stack: Promise,
+    /// When it was queued: an idle hub takes spawns another hub has left
+    /// waiting for a while, not ones it is about to run.
+    pub(crate) queued_at: Instant,
 }
 
 /// The part of a hub other threads may touch.
@@ -77,6 +81,9 @@ pub(crate) struct HubShared {
     pub(crate) worker: AtomicBool,
     /// Pending timers on this hub (for leak checks: `dump::counters`).
     pub(crate) timers: AtomicUsize,
+    /// Set when another hub woke this one to take spawns off it; cleared
+    /// when it next sleeps. At most one such wake per sleep.
+    pub(crate) steal_woken: AtomicBool,
 }
 
 impl std::fmt::Debug for HubShared {
@@ -119,6 +126,7 @@ impl HubShared {
             stuck: AtomicBool::new(false),
             worker: AtomicBool::new(false),
             timers: AtomicUsize::new(0),
+            steal_woken: AtomicBool::new(false),
         }
     }
 
@@ -132,12 +140,53 @@ impl HubShared {
     /// Queues a new green thread here (from any thread), waking the hub if
     /// it sleeps.
     pub(crate) fn send_spawn(&self, spawn: Spawn) {
-        {
+        let queued = {
             let mut queue = lock(&self.spawns);
             queue.push_back(spawn);
             self.queued.store(queue.len(), Ordering::Relaxed);
-        }
+            queue.len()
+        };
         self.alert();
+        if queued >= super::workers::WAKE_STEALER_AT {
+            // A backlog: let a sleeping worker come and look (it takes only
+            // what waits too long here).
+            super::workers::wake_a_stealer(self);
+        }
+    }
+
+    /// Takes the older half of the queue if its oldest spawn was queued
+    /// before `cutoff` (before `long_cutoff` for a short queue, below
+    /// `backlog`); otherwise says when the oldest was queued.
+    pub(crate) fn steal_half(
+        &self,
+        cutoff: Instant,
+        long_cutoff: Instant,
+        backlog: usize,
+    ) -> Result<Vec<Spawn>, Option<Instant>> {
+        if !self.has_spawns() {
+            return Err(None);
+        }
+        let mut queue = lock(&self.spawns);
+        let cutoff = if queue.len() >= backlog {
+            cutoff
+        } else {
+            long_cutoff
+        };
+        match queue.front() {
+            None => Err(None),
+            Some(oldest) if oldest.queued_at > cutoff => Err(Some(oldest.queued_at)),
+            Some(_) => {
+                let n = queue.len().div_ceil(2);
+                let taken: Vec<Spawn> = queue.drain(..n).collect();
+                self.queued.store(queue.len(), Ordering::Relaxed);
+                Ok(taken)
+            }
+        }
+    }
+
+    /// Wakes the hub if it sleeps.
+    pub(crate) fn notify(&self) {
+        let _ = self.poller.notify();
     }
 
     /// How many spawns are queued here.

@@ -7,7 +7,9 @@
 //! as there were workers to begin with ([`MAX_EXTRA`] at most), so new work
 //! still runs.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{with, HubShared, Spawn, HUB};
@@ -39,6 +41,29 @@ impl Workers {
 static WORKERS: OnceLock<Workers> = OnceLock::new();
 static NEXT_WORKER: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// This OS thread's index among the workers, if it is one.
+    static WORKER_INDEX: Cell<Option<usize>> = const { Cell::new(None) };
+    /// The worker that spawns from this (non-worker) thread go to.
+    static HOME: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// How long a spawn may wait in its hub's queue before an idle hub takes
+/// it: long enough that a hub about to run it (two threads spawned
+/// together, a ping-pong pair) keeps it, short enough that a busy hub's
+/// backlog spreads quickly.
+pub(crate) const STEAL_AFTER: Duration = Duration::from_micros(50);
+
+/// How long a short queue (below [`WAKE_STEALER_AT`]) must wait before an
+/// idle hub takes from it: its hub is then busy with something long.
+pub(crate) const STEAL_SHORT_AFTER: Duration = Duration::from_millis(1);
+
+/// Queued spawns at which a sleeping worker is woken to help. A few
+/// threads spawned together (a ping-pong pair, a small pipeline, a worker
+/// pool) stay below it and keep to one hub: waking a second worker for
+/// them would split them whenever the first is slow to get the CPU.
+pub(crate) const WAKE_STEALER_AT: usize = 16;
+
 fn start_worker(i: usize) -> Arc<HubShared> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
@@ -46,6 +71,7 @@ fn start_worker(i: usize) -> Arc<HubShared> {
         .spawn(move || {
             HUB.with(|hub| {
                 hub.shared.worker.store(true, Ordering::Relaxed);
+                WORKER_INDEX.with(|w| w.set(Some(i)));
                 hub.watch();
                 let _ = tx.send(hub.shared.clone());
                 hub.run_forever()
@@ -101,16 +127,30 @@ pub(crate) fn add_worker_if_all_stuck() -> Option<Arc<HubShared>> {
     Some(hub)
 }
 
-/// Picks the hub a new green thread is queued on: the next worker that is
-/// not stuck, round robin (starting another worker when all are stuck), or
-/// this thread's own hub in eventlet mode (`GREEN_WORKERS=0`).
+/// Picks the hub a new green thread is queued on, keeping threads spawned
+/// together near each other: a green thread on a worker spawns onto its own
+/// hub, any other thread onto its home worker (round robin, chosen at its
+/// first spawn). Idle workers take spawns left waiting too long
+/// ([`STEAL_AFTER`]), so work still spreads; a stuck worker gets nothing
+/// new, and if every worker is stuck another starts. `None` in eventlet mode
+/// (`GREEN_WORKERS=0`): the spawner's own hub.
 pub(crate) fn placement() -> Option<&'static HubShared> {
     let w = workers();
     let n = w.count.load(Ordering::Acquire);
     if n == 0 {
         return None;
     }
-    let start = NEXT_WORKER.fetch_add(1, Ordering::Relaxed);
+    let own = WORKER_INDEX.with(Cell::get).filter(|_| with(|h| h.in_green()));
+    let start = own.unwrap_or_else(|| {
+        HOME.with(|home| match home.get() {
+            Some(i) => i,
+            None => {
+                let i = NEXT_WORKER.fetch_add(1, Ordering::Relaxed);
+                home.set(Some(i));
+                i
+            }
+        })
+    });
     for k in 0..n {
         let hub = w.hub((start + k) % n);
         if !hub.stuck.load(Ordering::Relaxed) {
@@ -122,13 +162,77 @@ pub(crate) fn placement() -> Option<&'static HubShared> {
     Some(w.hub(n - 1))
 }
 
+/// Wakes one sleeping worker other than `busy` so it can take spawns that
+/// wait too long on `busy` (it decides when it looks).
+pub(crate) fn wake_a_stealer(busy: &HubShared) {
+    let Some(w) = WORKERS.get() else { return };
+    for i in 0..w.count.load(Ordering::Acquire) {
+        let hub = w.hub(i);
+        if std::ptr::eq(hub, busy) || !hub.sleeping.load(Ordering::SeqCst) {
+            continue;
+        }
+        if !hub.steal_woken.swap(true, Ordering::AcqRel) {
+            hub.notify();
+        }
+        return;
+    }
+}
+
+/// For an idle worker: takes the older half of another worker's queued
+/// spawns if they have waited longer than [`STEAL_AFTER`] in a backlog of
+/// [`WAKE_STEALER_AT`] or more, or [`STEAL_SHORT_AFTER`] in a shorter one. Returns what it
+/// took, or when to look again (spawns are queued elsewhere but are still
+/// young).
+pub(crate) fn steal(me: &HubShared) -> Result<Vec<Spawn>, Option<Instant>> {
+    let Some(w) = WORKERS.get() else {
+        return Err(None);
+    };
+    let now = Instant::now();
+    let mut again: Option<Instant> = None;
+    for i in 0..w.count.load(Ordering::Acquire) {
+        let victim = w.hub(i);
+        if std::ptr::eq(victim, me) || victim.stuck.load(Ordering::Relaxed) {
+            // (A stuck hub's queue is the monitor's to move.)
+            continue;
+        }
+        if victim.sleeping.load(Ordering::SeqCst) {
+            // Notified and about to wake (which can take longer than
+            // STEAL_AFTER on a busy machine): its spawns stay together.
+            // Look again in a while in case it stays busy once awake.
+            let at = now + STEAL_AFTER;
+            again = Some(again.map_or(at, |a| a.min(at)));
+            continue;
+        }
+        match victim.steal_half(now - STEAL_AFTER, now - STEAL_SHORT_AFTER, WAKE_STEALER_AT) {
+            Ok(taken) => return Ok(taken),
+            Err(Some(oldest)) => {
+                let wait = if victim.queued() >= WAKE_STEALER_AT {
+                    STEAL_AFTER
+                } else {
+                    STEAL_SHORT_AFTER
+                };
+                let at = oldest + wait;
+                again = Some(again.map_or(at, |a| a.min(at)));
+            }
+            Err(None) => {}
+        }
+    }
+    Err(again)
+}
+
 /// Queues a green thread on `target` (a worker), or creates it on this
 /// thread's own hub when `target` is `None`.
 pub(crate) fn spawn_on(target: Option<&HubShared>, ctx: Arc<Ctx>, body: Body, stack: Promise) {
     match target {
-        Some(hub) if !with(|h| std::ptr::eq(&*h.shared, hub)) => {
-            hub.send_spawn(Spawn { ctx, body, stack });
-        }
-        _ => with(|hub| hub.create(ctx, body, stack)),
+        // Queued, also on the caller's own worker hub: until it starts, an
+        // idle hub may take it.
+        Some(hub) => hub.send_spawn(Spawn {
+            ctx,
+            body,
+            stack,
+            queued_at: Instant::now(),
+        }),
+        // Eventlet mode or `spawn_local`: this hub, for life.
+        None => with(|hub| hub.create(ctx, body, stack)),
     }
 }
