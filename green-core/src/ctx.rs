@@ -29,9 +29,9 @@
 //! The CASes are `AcqRel`: a waker's writes before `wake` (a message pushed,
 //! a flag set) are visible to the woken context after its park returns.
 
+use std::cell::OnceCell;
 use std::num::NonZeroU64;
 use std::panic::Location;
-use std::cell::OnceCell;
 use std::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -183,11 +183,18 @@ impl Ctx {
         let raw = if hub.worker.load(Ordering::Relaxed) {
             Arc::as_ptr(hub).cast_mut()
         } else {
-            Arc::into_raw(hub.clone()).cast_mut().map_addr(|a| a | OWNED)
+            Arc::into_raw(hub.clone())
+                .cast_mut()
+                .map_addr(|a| a | OWNED)
         };
         if self
             .hub
-            .compare_exchange(std::ptr::null_mut(), raw, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                std::ptr::null_mut(),
+                raw,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_err()
         {
             release_hub(raw);

@@ -335,8 +335,12 @@ fn new_work_runs_while_the_only_worker_is_stuck() {
     );
     release.store(true, Ordering::SeqCst);
     blocker.join().unwrap();
-    // And the unstuck hub takes work again.
+    // And the unstuck hub takes work again: spawned from fresh OS threads,
+    // whose home workers go round, one lands there.
     assert!(eventually(Flavor::GreenPlain, LIMIT, || {
-        green_core::thread::spawn(runtime::hub_id).join().unwrap() == stuck_hub
+        std::thread::spawn(|| green_core::thread::spawn(runtime::hub_id).join().unwrap())
+            .join()
+            .unwrap()
+            == stuck_hub
     }));
 }

@@ -296,7 +296,8 @@ fn one_reader_and_one_writer_per_fd_on_different_green_threads(#[case] flavor: F
 }
 
 /// Spawns `f` on a green thread placed on a worker hub other than `avoid`
-/// (placement is round robin; probes that land on `avoid` do nothing).
+/// (each probe is spawned from a fresh OS thread, whose home worker is the
+/// next one round; probes that land on `avoid` do nothing).
 /// `None` with a single worker.
 fn spawn_off_hub<T: Send + 'static>(
     avoid: usize,
@@ -309,15 +310,19 @@ fn spawn_off_hub<T: Send + 'static>(
     for _ in 0..64 {
         let slot = slot.clone();
         let (tx, rx) = std::sync::mpsc::channel();
-        let h = green_core::thread::spawn(move || {
-            let here = green_core::runtime::hub_id();
-            let _ = tx.send(here);
-            if here == avoid {
-                return None;
-            }
-            let f = slot.lock().unwrap().take()?;
-            Some(f())
-        });
+        let h = std::thread::spawn(move || {
+            green_core::thread::spawn(move || {
+                let here = green_core::runtime::hub_id();
+                let _ = tx.send(here);
+                if here == avoid {
+                    return None;
+                }
+                let f = slot.lock().unwrap().take()?;
+                Some(f())
+            })
+        })
+        .join()
+        .unwrap();
         // The probe reports at once, before any blocking work.
         let here = rx
             .recv_timeout(Duration::from_secs(20))
@@ -327,7 +332,7 @@ fn spawn_off_hub<T: Send + 'static>(
         }
         assert!(h.join().unwrap().is_none());
     }
-    None
+    panic!("64 probes from fresh OS threads all landed on hub {avoid}")
 }
 
 /// One `GreenFd` used from two hubs: a reader on one worker hub and a

@@ -517,12 +517,18 @@ fn one_socket_from_several_hubs() {
     let mut hubs = std::collections::HashSet::new();
     for i in 0..rounds {
         let c = client.clone();
-        let h = green::thread::spawn(move || {
-            let mut b = [0; 1];
-            (&*c).read_exact(&mut b).unwrap();
-            (&*c).write_all(&b).unwrap();
-            (green_core::runtime::hub_id(), b[0])
-        });
+        // Spawned from a fresh OS thread each round: OS threads' spawns go
+        // to their home worker, and homes go round the workers.
+        let h = std::thread::spawn(move || {
+            green::thread::spawn(move || {
+                let mut b = [0; 1];
+                (&*c).read_exact(&mut b).unwrap();
+                (&*c).write_all(&b).unwrap();
+                (green_core::runtime::hub_id(), b[0])
+            })
+        })
+        .join()
+        .unwrap();
         server.write_all(&[i]).unwrap();
         let mut back = [0; 1];
         server.read_exact(&mut back).unwrap();

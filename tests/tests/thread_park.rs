@@ -247,21 +247,25 @@ fn cross_hub_unpark() {
     let target_hub = parked_hub.load(Ordering::SeqCst);
     let target = parked.thread().clone();
 
-    // Spawn unparkers until one lands on another hub (placement is round
-    // robin, shared with other tests running at the same time).
+    // Spawn unparkers until one lands on another hub (each from a fresh OS
+    // thread, whose home worker is the next one round, shared with other
+    // tests running at the same time).
     let mut unparked_from = None;
     for _ in 0..64 {
         let (f, t) = (flag.clone(), target.clone());
-        let hub = green_core::thread::spawn(move || {
-            let here = green_core::runtime::hub_id();
-            if here != target_hub {
-                f.store(true, Ordering::SeqCst);
-                t.unpark();
-            }
-            here
+        let unparker = std::thread::spawn(move || {
+            green_core::thread::spawn(move || {
+                let here = green_core::runtime::hub_id();
+                if here != target_hub {
+                    f.store(true, Ordering::SeqCst);
+                    t.unpark();
+                }
+                here
+            })
         })
         .join()
         .unwrap();
+        let hub = unparker.join().unwrap();
         if hub != target_hub {
             unparked_from = Some(hub);
             break;

@@ -134,8 +134,8 @@ fn pipeline_result(elapsed: Duration, mut lat: Vec<u64>) -> String {
 macro_rules! scenarios {
     ($bounce:ident, $pipeline:ident, $pool:ident, $spawn:ident, $thread:path, $sync:path) => {
         fn $bounce() -> String {
-            use $sync as sync;
             use sync::mpsc;
+            use $sync as sync;
             use $thread as thread;
             let (ping_tx, ping_rx) = mpsc::channel::<u64>();
             let (pong_tx, pong_rx) = mpsc::channel::<u64>();
@@ -160,8 +160,8 @@ macro_rules! scenarios {
         }
 
         fn $pipeline() -> String {
-            use $sync as sync;
             use sync::mpsc;
+            use $sync as sync;
             use $thread as thread;
             let (first_tx, mut rx) = mpsc::sync_channel::<Instant>(64);
             let mut stages = Vec::new();
@@ -200,8 +200,8 @@ macro_rules! scenarios {
         }
 
         fn $pool() -> String {
-            use $sync as sync;
             use sync::{mpsc, Arc, Mutex};
+            use $sync as sync;
             use $thread as thread;
             type Job = Box<dyn FnOnce() + Send + 'static>;
             let (tx, rx) = mpsc::channel::<Job>();
@@ -238,7 +238,10 @@ macro_rules! scenarios {
             for w in workers {
                 w.join().unwrap();
             }
-            format!("{:.0} k jobs/s", JOBS as f64 / elapsed.as_secs_f64() / 1000.0)
+            format!(
+                "{:.0} k jobs/s",
+                JOBS as f64 / elapsed.as_secs_f64() / 1000.0
+            )
         }
 
         fn $spawn() -> String {
@@ -258,13 +261,29 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(bounce_green, pipeline_green, pool_green, spawn_green, green::thread, green::sync);
-scenarios!(bounce_std, pipeline_std, pool_std, spawn_std_all, std::thread, std::sync);
+scenarios!(
+    bounce_green,
+    pipeline_green,
+    pool_green,
+    spawn_green,
+    green::thread,
+    green::sync
+);
+scenarios!(
+    bounce_std,
+    pipeline_std,
+    pool_std,
+    spawn_std_all,
+    std::thread,
+    std::sync
+);
 
 /// std threads spawn 10,000 (an OS thread each) rather than 100,000.
 fn spawn_std() -> String {
     let start = Instant::now();
-    let handles: Vec<_> = (0..10_000usize).map(|i| std::thread::spawn(move || i)).collect();
+    let handles: Vec<_> = (0..10_000usize)
+        .map(|i| std::thread::spawn(move || i))
+        .collect();
     let sum: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert_eq!(sum, 10_000 * 9_999 / 2);
     let _ = spawn_std_all;
@@ -383,7 +402,10 @@ mod tok {
             for w in workers {
                 w.await.unwrap();
             }
-            format!("{:.0} k jobs/s", JOBS as f64 / elapsed.as_secs_f64() / 1000.0)
+            format!(
+                "{:.0} k jobs/s",
+                JOBS as f64 / elapsed.as_secs_f64() / 1000.0
+            )
         })
     }
 
@@ -392,7 +414,9 @@ mod tok {
             let mut best = Duration::MAX;
             for _ in 0..4 {
                 let start = Instant::now();
-                let handles: Vec<_> = (0..SPAWNS).map(|i| tokio::spawn(async move { i })).collect();
+                let handles: Vec<_> = (0..SPAWNS)
+                    .map(|i| tokio::spawn(async move { i }))
+                    .collect();
                 let mut sum = 0usize;
                 for h in handles {
                     sum += h.await.unwrap();

@@ -9,8 +9,8 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use super::{with, HubShared, Spawn, HUB};
 use crate::coroutine::Body;
@@ -140,7 +140,9 @@ pub(crate) fn placement() -> Option<&'static HubShared> {
     if n == 0 {
         return None;
     }
-    let own = WORKER_INDEX.with(Cell::get).filter(|_| with(|h| h.in_green()));
+    let own = WORKER_INDEX
+        .with(Cell::get)
+        .filter(|_| with(|h| h.in_green()));
     let start = own.unwrap_or_else(|| {
         HOME.with(|home| match home.get() {
             Some(i) => i,
