@@ -265,7 +265,7 @@ fn report_overflow(usable: usize) -> ! {
 
 fn write_size(buf: &mut Buf, bytes: usize) -> std::fmt::Result {
     const MIB: usize = 1 << 20;
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         write!(buf, "{} MiB", bytes / MIB)
     } else {
         write!(buf, "{} KiB", bytes / 1024)
