@@ -291,7 +291,7 @@ fn gzip_input() -> Vec<u8> {
         x ^= x >> 7;
         x ^= x << 17;
         out.extend_from_slice(WORDS[(x % 8) as usize]);
-        if x % 7 == 0 {
+        if x.is_multiple_of(7) {
             out.extend_from_slice(&x.to_le_bytes()); // a little entropy
         }
     }

@@ -493,7 +493,7 @@ pub fn eventually(flavor: Flavor, limit: Duration, mut cond: impl FnMut() -> boo
             return false;
         }
         round = round.wrapping_add(1);
-        if round % 16 == 0 {
+        if round.is_multiple_of(16) {
             flavor.sleep(Duration::from_millis(1));
         } else {
             flavor.yield_now();

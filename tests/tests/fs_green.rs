@@ -284,7 +284,7 @@ fn exercise_one(dir: &Path, seed: u64, i: u64) {
         }
         at += n;
     }
-    if i % 16 == 0 {
+    if i.is_multiple_of(16) {
         f.sync_data().unwrap();
     }
     assert_eq!(f.stream_position().unwrap(), data.len() as u64);
