@@ -127,36 +127,58 @@ pub(crate) fn add_worker_if_all_stuck() -> Option<Arc<HubShared>> {
     Some(hub)
 }
 
-/// Picks the hub a new green thread is queued on, keeping threads spawned
-/// together near each other: a green thread on a worker spawns onto its own
-/// hub, any other thread onto its home worker (round robin, chosen at its
-/// first spawn). Idle workers take spawns left waiting too long
-/// ([`STEAL_AFTER`]), so work still spreads; a stuck worker gets nothing
-/// new, and if every worker is stuck another starts. `None` in eventlet mode
-/// (`GREEN_WORKERS=0`): the spawner's own hub.
+/// Picks the hub a new green thread is queued on.
+///
+/// * From a green thread on a worker: the least loaded worker (green
+///   threads started there plus those queued), its own hub on a tie. A
+///   server's accept loop spreads its connections this way, and a thread
+///   on an idle machine keeps its helpers next to it.
+/// * From any other thread (`main`, a plain OS thread): its home worker,
+///   chosen round robin at its first spawn, so threads spawned together (a
+///   ping-pong pair, a pipeline, a worker pool) share a hub and talk without
+///   waking another OS thread. Idle workers take spawns left waiting in a
+///   backlog ([`steal`]), so a burst still spreads.
+///
+/// A stuck worker gets nothing new, and if every worker is stuck another
+/// starts. `None` in eventlet mode (`GREEN_WORKERS=0`): the spawner's own
+/// hub.
 pub(crate) fn placement() -> Option<&'static HubShared> {
     let w = workers();
     let n = w.count.load(Ordering::Acquire);
     if n == 0 {
         return None;
     }
-    let own = WORKER_INDEX
-        .with(Cell::get)
-        .filter(|_| with(|h| h.in_green()));
-    let start = own.unwrap_or_else(|| {
-        HOME.with(|home| match home.get() {
+    let own = WORKER_INDEX.with(Cell::get).filter(|_| with(|h| h.in_green()));
+    if let Some(own) = own {
+        let load = |h: &HubShared| h.live.load(Ordering::Relaxed) + h.queued();
+        let mut best: Option<(&'static HubShared, usize)> = None;
+        for k in 0..n {
+            let hub = w.hub((own + k) % n);
+            if hub.stuck.load(Ordering::Relaxed) {
+                continue;
+            }
+            let l = load(hub);
+            if best.is_none_or(|(_, b)| l < b) {
+                best = Some((hub, l));
+            }
+        }
+        if let Some((hub, _)) = best {
+            return Some(hub);
+        }
+    } else {
+        let start = HOME.with(|home| match home.get() {
             Some(i) => i,
             None => {
                 let i = NEXT_WORKER.fetch_add(1, Ordering::Relaxed);
                 home.set(Some(i));
                 i
             }
-        })
-    });
-    for k in 0..n {
-        let hub = w.hub((start + k) % n);
-        if !hub.stuck.load(Ordering::Relaxed) {
-            return Some(hub);
+        });
+        for k in 0..n {
+            let hub = w.hub((start + k) % n);
+            if !hub.stuck.load(Ordering::Relaxed) {
+                return Some(hub);
+            }
         }
     }
     add_worker_if_all_stuck();
