@@ -19,12 +19,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::num::NonZeroUsize;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use polling::Events;
 
 use crate::cancel::{self, Scope};
 use crate::coroutine::{self, Body, Green};
@@ -33,6 +31,7 @@ use crate::dump::WaitSite;
 use crate::slab::Slab;
 use crate::stack::{self, Promise};
 
+mod poll;
 mod shared;
 mod timers;
 mod workers;
@@ -74,7 +73,10 @@ pub(crate) struct Hub {
     /// one is taken out while it runs.
     tasks: RefCell<Slab<Task>>,
     timers: RefCell<Timers>,
-    events: RefCell<Events>,
+    events: RefCell<poll::EventBuf>,
+    /// fd states with events, gathered under the registration lock and
+    /// woken after it (reused across polls).
+    ready: RefCell<Vec<(Arc<crate::io::IoState>, bool, bool)>>,
     /// The green thread running right now, if any.
     current: RefCell<Option<Arc<Ctx>>>,
     /// Set by `yield_now`: requeue the current green thread when it switches out.
@@ -127,9 +129,8 @@ impl Hub {
             run_queue: RefCell::new(VecDeque::new()),
             tasks: RefCell::new(Slab::default()),
             timers: RefCell::new(Timers::default()),
-            events: RefCell::new(Events::with_capacity(
-                NonZeroUsize::new(1024).expect("non-zero"),
-            )),
+            events: RefCell::new(poll::EventBuf::new(1024)),
+            ready: RefCell::new(Vec::new()),
             current: RefCell::new(None),
             yielded: Cell::new(false),
             since_poll: Cell::new(0),
@@ -607,25 +608,27 @@ impl Hub {
     fn poll(&self, wake_at: Option<Instant>) {
         self.since_poll.set(0);
         let mut events = self.events.borrow_mut();
-        events.clear();
         let timeout = wake_at.map(|at| at.saturating_duration_since(Instant::now()));
-        match self.shared.poller.wait(&mut events, timeout) {
-            Ok(_) => {}
+        match poll::wait(&self.shared.poller, &mut events, timeout) {
+            Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,
-            Err(e) => panic!("green hub {}: poller wait failed: {e}", self.shared.id),
+            Err(e) => panic!("green hub {}: epoll wait failed: {e}", self.shared.id),
         }
-        if events.is_empty() {
-            return;
+        let mut ready = self.ready.borrow_mut();
+        {
+            let io = self.shared.io.lock().unwrap_or_else(|p| p.into_inner());
+            for (key, readable, writable) in events.iter() {
+                if key == poll::WAKE_KEY {
+                    self.shared.wakeup.drain();
+                } else if let Some(state) = io.get(key) {
+                    ready.push((state.clone(), readable, writable));
+                }
+            }
         }
-        let io = self.shared.io.lock().unwrap_or_else(|p| p.into_inner());
-        let ready: Vec<_> = events
-            .iter()
-            .filter_map(|ev| io.get(ev.key).map(|s| (s.clone(), ev)))
-            .collect();
-        drop(io);
         drop(events);
-        for (state, ev) in ready {
-            state.on_event(ev.readable, ev.writable);
+        // Wake outside the registration lock.
+        for (state, readable, writable) in ready.drain(..) {
+            state.on_event(readable, writable);
         }
     }
 

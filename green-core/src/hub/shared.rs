@@ -17,6 +17,8 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 use polling::Poller;
 
+use super::poll::Wakeup;
+
 use crate::coroutine::Body;
 use crate::ctx::Ctx;
 use crate::io::IoState;
@@ -42,8 +44,11 @@ pub(crate) struct Spawn {
 pub(crate) struct HubShared {
     /// Process-unique, for debugging and registration bookkeeping.
     pub(crate) id: usize,
-    /// Waits for fd events and timeouts; `notify` wakes it from any thread.
+    /// Holds the fd registrations; the hub waits on its epoll fd
+    /// (`super::poll`).
     pub(crate) poller: Poller,
+    /// Written by other threads to wake the hub.
+    pub(super) wakeup: Wakeup,
     inbox_tx: Sender<Wake>,
     pub(super) inbox_rx: Receiver<Wake>,
     /// Green threads placed here and not started yet, oldest first. They
@@ -107,10 +112,14 @@ impl HubShared {
         let poller = Poller::new().unwrap_or_else(|e| {
             panic!("green: cannot create this thread's hub poller (epoll): {e}")
         });
+        let wakeup = Wakeup::new(&poller).unwrap_or_else(|e| {
+            panic!("green: cannot create this thread's hub wake-up eventfd: {e}")
+        });
         let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
         HubShared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             poller,
+            wakeup,
             inbox_tx,
             inbox_rx,
             spawns: Mutex::new(VecDeque::new()),
@@ -186,7 +195,7 @@ impl HubShared {
 
     /// Wakes the hub if it sleeps.
     pub(crate) fn notify(&self) {
-        let _ = self.poller.notify();
+        self.wakeup.notify();
     }
 
     /// How many spawns are queued here.
@@ -222,10 +231,14 @@ impl HubShared {
     fn alert(&self) {
         self.pending.store(true, Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
-            // An error here means the poller's eventfd is broken; the hub would
-            // wake at its next timer or event anyway, so there is nothing
-            // better to do than carry on.
-            let _ = self.poller.notify();
+            self.wakeup.notify();
         }
+    }
+}
+
+impl Drop for HubShared {
+    fn drop(&mut self) {
+        // `polling`'s contract: delete before close.
+        let _ = self.poller.delete(self.wakeup.fd());
     }
 }
