@@ -23,7 +23,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-
 use crate::cancel::{self, Scope};
 use crate::coroutine::{self, Body, Green};
 use crate::ctx::Ctx;

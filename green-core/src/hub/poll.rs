@@ -91,7 +91,11 @@ impl EventBuf {
 /// # Errors
 ///
 /// What `epoll_pwait2` (or `epoll_wait`) returns, `EINTR` included.
-pub(crate) fn wait(poller: &Poller, buf: &mut EventBuf, timeout: Option<Duration>) -> io::Result<()> {
+pub(crate) fn wait(
+    poller: &Poller,
+    buf: &mut EventBuf,
+    timeout: Option<Duration>,
+) -> io::Result<()> {
     buf.0.clear();
     let epfd = poller.as_raw_fd();
     let cap = buf.0.capacity() as libc::c_int;

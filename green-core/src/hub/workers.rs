@@ -148,7 +148,9 @@ pub(crate) fn placement() -> Option<&'static HubShared> {
     if n == 0 {
         return None;
     }
-    let own = WORKER_INDEX.with(Cell::get).filter(|_| with(|h| h.in_green()));
+    let own = WORKER_INDEX
+        .with(Cell::get)
+        .filter(|_| with(|h| h.in_green()));
     if let Some(own) = own {
         let load = |h: &HubShared| h.live.load(Ordering::Relaxed) + h.queued();
         let mut best: Option<(&'static HubShared, usize)> = None;
