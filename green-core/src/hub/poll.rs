@@ -103,9 +103,7 @@ pub(crate) fn wait(
         tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: t.subsec_nanos() as libc::c_long,
     });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| std::ptr::from_ref(t));
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
     // SAFETY: the buffer has room for `cap` events and epoll writes at most
     // that many; `ts_ptr` is null or points at a live timespec; no signal
     // mask is passed.
