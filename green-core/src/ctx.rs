@@ -62,7 +62,9 @@ pub(crate) struct Ctx {
     /// Unique for the life of the process; never reused.
     pub(crate) id: NonZeroU64,
     /// The name given by `Builder::name`, or the OS thread's name for a root.
-    name: Option<Box<str>>,
+    /// (Boxed twice: one pointer here, since most green threads have no
+    /// name and every byte of `Ctx` counts in a parked thread's cost.)
+    name: Option<Box<String>>,
     /// The hub this context lives on: set once, when a green thread first
     /// runs (until then it may still be placed on another hub), or at
     /// creation for a root. Owns one strong count of that hub (see
@@ -79,8 +81,6 @@ pub(crate) struct Ctx {
     /// Index of the green thread's task in its hub's task slab, written
     /// once by the hub when it starts the task; `ROOT_SLOT` for a root.
     pub(crate) slot: AtomicU32,
-    /// Its key in the dump registry.
-    registry_key: AtomicU32,
     /// `RUNNING`, `PARKED` or `NOTIFIED`; see the module docs.
     state: AtomicU8,
     /// The `thread::park` token (`TOKEN_EMPTY` or `TOKEN_NOTIFIED`).
@@ -138,13 +138,12 @@ impl Ctx {
         count_alive(1);
         Ctx {
             id: next_id(),
-            name: name.map(String::into_boxed_str),
+            name: name.map(Box::new),
             hub: AtomicPtr::new(std::ptr::null_mut()),
             spawned_at,
             site: AtomicPtr::new(std::ptr::null_mut()),
             wait: AtomicU64::new(u64::from(dump::coarse_ms()) << 32),
             slot: AtomicU32::new(0),
-            registry_key: AtomicU32::new(u32::MAX),
             state: AtomicU8::new(RUNNING),
             token: AtomicU8::new(TOKEN_EMPTY),
             flags: AtomicU8::new(0),
@@ -236,16 +235,7 @@ impl Ctx {
 
     /// The thread's name.
     pub(crate) fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    pub(crate) fn set_registry_key(&self, key: usize) {
-        let key = u32::try_from(key).expect("green: more than 2^32 live green threads");
-        self.registry_key.store(key, Ordering::Relaxed);
-    }
-
-    pub(crate) fn registry_key(&self) -> usize {
-        self.registry_key.load(Ordering::Relaxed) as usize
+        self.name.as_deref().map(String::as_str)
     }
 
     /// Records what the context is about to wait on (for dumps).

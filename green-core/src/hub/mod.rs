@@ -357,8 +357,11 @@ impl Hub {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(ctx.clone());
-        ctx.set_registry_key(key);
         let slot = self.tasks.borrow_mut().insert(Task::Pending(body, stack));
+        // The thread table and the task slab see the same inserts and
+        // removes in the same order, so they hand out the same keys: `slot`
+        // serves both.
+        debug_assert_eq!(key, slot, "thread table and task slab out of step");
         // A hub holds far fewer than 2^32 - 1 green threads: each costs a
         // page of memory at least.
         let slot = u32::try_from(slot).expect("green: more than 2^32 green threads on one hub");
@@ -418,7 +421,7 @@ impl Hub {
                 .threads
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .remove(ctx.registry_key());
+                .remove(slot);
             // (`stack::finished` already ran at the end of the body.)
             // SAFETY: the coroutine has returned from its body, so nothing
             // runs on its stack or will resume there.
