@@ -266,6 +266,9 @@ impl Hub {
         };
         // Borrow the running context rather than clone its `Arc`: the borrow
         // ends before the switch (the hub takes `current` while we are out).
+        if self.in_green() && std::thread::panicking() {
+            return self.park_in_place(deadline);
+        }
         let parked = self.current.borrow().as_ref().map(|ctx| {
             ctx.begin_park()
                 .then(|| deadline.map(|d| self.add_timer(d, ctx.clone())))
@@ -277,6 +280,48 @@ impl Hub {
             Some(Some(timer)) => self.park_green(timer),
             None => self.park_root(deadline),
         }
+    }
+
+    /// Parks the running green thread without switching away from it, for a
+    /// thread that is unwinding: std counts panics per OS thread, so while
+    /// one green thread unwinds every green thread of its hub would see
+    /// `thread::panicking()` (poisoning locks they release normally; a panic
+    /// of theirs would abort as a double panic). So an unwinding green
+    /// thread that blocks (a destructor flushing a socket, taking a lock)
+    /// holds its hub, as an OS thread would, and waits here: polling fds,
+    /// firing timers and taking wake-ups, running nobody else.
+    #[cold]
+    fn park_in_place(&self, deadline: Option<Instant>) {
+        let ctx = self.current_ctx();
+        if !ctx.begin_park() {
+            return;
+        }
+        loop {
+            if !ctx.is_parked() || deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            self.drain_inbox();
+            let next = self.fire_timers();
+            if !ctx.is_parked() {
+                break;
+            }
+            let wake_at = match (next, deadline) {
+                (Some(t), Some(d)) => Some(t.min(d)),
+                (t, d) => t.or(d),
+            };
+            self.shared.sleeping.store(true, Ordering::SeqCst);
+            if self.shared.pending.load(Ordering::SeqCst) || !ctx.is_parked() {
+                self.shared.sleeping.store(false, Ordering::SeqCst);
+                continue;
+            }
+            self.poll(wake_at);
+            self.shared.sleeping.store(false, Ordering::SeqCst);
+        }
+        ctx.end_root_park();
+        // Its waker queued it to be resumed; it is running already.
+        self.run_queue
+            .borrow_mut()
+            .retain(|c| !Arc::ptr_eq(c, &ctx));
     }
 
     /// Switches a green thread that `begin_park` moved to `PARKED` out to
@@ -306,6 +351,10 @@ impl Hub {
     /// Returns whether the caller is a green thread.
     #[inline]
     pub(crate) fn yield_now(&self) -> bool {
+        if self.in_green() && std::thread::panicking() {
+            // Unwinding: no switch (see `park_in_place`).
+            return true;
+        }
         if self.in_green() {
             self.yielded.set(true);
             coroutine::suspend();
