@@ -64,6 +64,7 @@ pub(crate) struct Ctx {
     /// The name given by `Builder::name`, or the OS thread's name for a root.
     /// (Boxed twice: one pointer here, since most green threads have no
     /// name and every byte of `Ctx` counts in a parked thread's cost.)
+    #[allow(clippy::box_collection)] // one pointer instead of three, on purpose
     name: Option<Box<String>>,
     /// The hub this context lives on: set once, when a green thread first
     /// runs (until then it may still be placed on another hub), or at
