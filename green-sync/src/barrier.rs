@@ -81,22 +81,57 @@ impl Barrier {
     /// [`is_leader`](BarrierWaitResult::is_leader) is `true`. The barrier is
     /// reusable afterwards.
     pub fn wait(&self) -> BarrierWaitResult {
-        // No user code runs under this lock, so it is never poisoned; std's
-        // barrier uses a non-poisoning mutex.
+        // No user code runs under this lock; it is poisoned only by a
+        // cancelled waiter taking its arrival back, which leaves the state
+        // consistent. std's barrier uses a non-poisoning mutex.
         let mut lock = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         let local_gen = lock.generation_id;
         lock.count += 1;
         if lock.count < self.num_threads {
-            let _lock = self
-                .cvar
-                .wait_while(lock, |state| local_gen == state.generation_id)
-                .unwrap_or_else(PoisonError::into_inner);
+            // Cancelled while waiting, this caller takes its arrival back.
+            let withdraw = Withdraw {
+                barrier: self,
+                generation: local_gen,
+            };
+            // Poison is ignored at every relock (not only the first, as
+            // `wait_while` would): only a withdrawing waiter poisons this
+            // lock, and that must not release anyone.
+            while local_gen == lock.generation_id {
+                lock = self.cvar.wait(lock).unwrap_or_else(PoisonError::into_inner);
+            }
+            drop(lock);
+            std::mem::forget(withdraw);
             BarrierWaitResult(false)
         } else {
             lock.count = 0;
             lock.generation_id = lock.generation_id.wrapping_add(1);
             self.cvar.notify_all();
             BarrierWaitResult(true)
+        }
+    }
+}
+
+/// Held by a waiter while it waits for its generation to be released;
+/// dropped only if the wait unwinds (a cancel or a `timeout`), and then
+/// takes the waiter's arrival back, unless the generation was released
+/// meanwhile (then the others have gone on and there is nothing to undo).
+struct Withdraw<'a> {
+    barrier: &'a Barrier,
+    generation: usize,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        // Unwinding: this lock may wait (the barrier's lock is only held for
+        // a few instructions), but it is not a cancellation point, and it
+        // poisons the lock, which `wait` ignores.
+        let mut state = self
+            .barrier
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if state.generation_id == self.generation {
+            state.count -= 1;
         }
     }
 }

@@ -178,7 +178,13 @@ impl<T> Chan<T> {
                     }
                 }
             };
+            let withdraw = Withdraw {
+                chan: self,
+                waiter: &waiter,
+                wait: Wait::Slot,
+            };
             let _token = waiter.wait(None);
+            std::mem::forget(withdraw);
             // Woken for a free slot (or a closed receiver): retry, first in
             // line if we lose the slot to a newcomer.
             front = true;
@@ -187,7 +193,14 @@ impl<T> Chan<T> {
 
     /// A rendezvous sender waits until its offer is taken or refused.
     fn wait_offer(&self, waiter: &Arc<Waiter>) -> Result<(), SendError<T>> {
-        match waiter.wait(None) {
+        let withdraw = Withdraw {
+            chan: self,
+            waiter,
+            wait: Wait::Offer,
+        };
+        let token = waiter.wait(None);
+        std::mem::forget(withdraw);
+        match token {
             Some(TOKEN_TAKEN) => Ok(()),
             _ => {
                 // The receiver is gone and left our offer for us to take back.
@@ -279,7 +292,14 @@ impl<T> Chan<T> {
                 inner.recv_waiter = Some(waiter.clone());
                 waiter
             };
-            if waiter.wait(deadline).is_none() {
+            let withdraw = Withdraw {
+                chan: self,
+                waiter: &waiter,
+                wait: Wait::Message,
+            };
+            let token = waiter.wait(deadline);
+            std::mem::forget(withdraw);
+            if token.is_none() {
                 // Time is up: withdraw (unless a sender just took us), then
                 // look once more; a hand-over that won the race is received.
                 let mut inner = self.lock();
@@ -322,6 +342,73 @@ impl<T> Chan<T> {
         drop(woken);
         // Dropped without the lock held: a message's `Drop` may do anything.
         drop(buffered);
+    }
+}
+
+/// What a parked channel user waits for (see [`Withdraw`]).
+#[derive(Clone, Copy)]
+enum Wait {
+    /// The receiver, for a message.
+    Message,
+    /// A sender on a full bounded channel, for a free slot.
+    Slot,
+    /// A rendezvous sender, for the receiver to take its offer.
+    Offer,
+}
+
+/// Held while a channel user parks; dropped only if the park unwinds (a
+/// cancel or a `timeout`), and then undoes the wait without losing anything:
+///
+/// * the receiver stops being the parked receiver; a message a sender
+///   handed over meanwhile is in the buffer, and stays there for the next
+///   `recv`;
+/// * a sender still queued for a slot leaves; one already woken for a free
+///   slot wakes the next sender in its place;
+/// * a rendezvous sender whose offer is still queued takes it back (the
+///   value is dropped with the unwinding `send`, after the channel's lock
+///   is released); an offer the receiver took was delivered. Never both,
+///   never neither.
+struct Withdraw<'a, T> {
+    chan: &'a Chan<T>,
+    waiter: &'a Arc<Waiter>,
+    wait: Wait,
+}
+
+impl<T> Drop for Withdraw<'_, T> {
+    fn drop(&mut self) {
+        let mut woken = Woken::new();
+        let mut taken_back = None;
+        {
+            let mut inner = self.chan.lock();
+            match self.wait {
+                Wait::Message => {
+                    if inner
+                        .recv_waiter
+                        .as_ref()
+                        .is_some_and(|w| Arc::ptr_eq(w, self.waiter))
+                    {
+                        inner.recv_waiter = None;
+                    }
+                }
+                Wait::Slot => {
+                    let queued = inner.send_waiters.remove(self.waiter);
+                    let free = inner.cap.is_some_and(|cap| inner.buf.len() < cap);
+                    if !queued && self.waiter.token() == TOKEN_READY && free {
+                        inner.send_waiters.wake_one(TOKEN_READY, &mut woken);
+                    }
+                }
+                Wait::Offer => {
+                    let at = inner
+                        .offers
+                        .iter()
+                        .position(|o| Arc::ptr_eq(&o.waiter, self.waiter));
+                    taken_back = at.and_then(|i| inner.offers.remove(i));
+                }
+            }
+        }
+        drop(woken);
+        // A withdrawn offer's value is dropped without the lock held.
+        drop(taken_back);
     }
 }
 

@@ -120,6 +120,20 @@ impl RawMutex {
         }
     }
 
+    /// A woken waiter that will not retry (it was cancelled) hands its
+    /// wake-up on: clear `WOKEN` as its retry would have, and wake the next
+    /// waiter if there is one (it retries and re-queues if the lock is held,
+    /// as any woken waiter does). Never parks: it runs while unwinding.
+    #[cold]
+    fn pass_wake_on(&self) {
+        self.state.fetch_and(!WOKEN, Ordering::Relaxed);
+        // Pairs with the unlocker's fence: an unlock that read `WOKEN` still
+        // set (and so woke nobody) happened before this, and the lock it
+        // freed is seen by the waiter woken here.
+        fence(Ordering::SeqCst);
+        self.wake_one();
+    }
+
     #[cold]
     fn wake_one(&self) {
         // Claim the right to wake: only one woken waiter in flight.
@@ -423,7 +437,17 @@ impl<T: ?Sized> Mutex<T> {
                 unreachable!("green Mutex: validation refused without acquiring");
             };
             // `lock` has no deadline, so the ticket only returns with a token.
-            let _token = ticket.wait(None, |_| {});
+            // If the park unwinds (cancelled), a waiter still queued takes
+            // its count back; one an unlocker already woke gives the wake-up
+            // to the next waiter, since unlockers wake nobody while `WOKEN`
+            // is set.
+            let _token = ticket.wait(
+                None,
+                |_, _| {
+                    raw.state.fetch_sub(ONE_WAITER, Ordering::Relaxed);
+                },
+                |_| raw.pass_wake_on(),
+            );
             woken = true;
             if start.elapsed() >= STARVE_AFTER && now_nanos() >= raw.fair_at.load(Ordering::Relaxed)
             {

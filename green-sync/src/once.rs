@@ -176,7 +176,11 @@ impl RawOnce {
             }
         });
         if let Some(ticket) = ticket {
-            let _token = ticket.wait(None, |_| {});
+            // Cancelled, a waiter just leaves: the `QUEUED` bit it may have
+            // set only costs the completing caller a look at the queue, and
+            // a state change wakes every waiter, so there is nothing to pass
+            // on.
+            let _token = ticket.wait(None, |_, _| {}, |_| {});
         }
     }
 }
