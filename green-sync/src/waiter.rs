@@ -1,7 +1,7 @@
 //! The waiter queue: the one place in green-sync that parks anything.
 //!
 //! Every blocking type of the crate (`Mutex`, `RwLock`, `Condvar`, `Once`,
-//! `OnceLock`, `LazyLock`, `mpsc`; `Barrier` through `Mutex` + `Condvar`)
+//! `OnceLock`, `LazyLock`, `Barrier`, `mpsc`)
 //! sits on the two items here:
 //!
 //! * [`Waiter`] — one parked context (a green thread, or a plain OS thread
