@@ -49,6 +49,17 @@ impl WaitTimeoutResult {
 ///   not rely on that (std allows spurious wake-ups, and so does this API).
 /// * Using one condvar with several mutexes is allowed and never panics.
 ///
+/// # Cancellation
+///
+/// Every wait (`wait`, `wait_while`, `wait_timeout`, `wait_timeout_while`)
+/// is a cancellation point (`green::rt::timeout`, `green::thread::Cancel`),
+/// and so is taking the mutex back afterwards. A cancelled wait unwinds
+/// without the mutex: the guard was given up when `wait` was called, so the
+/// mutex is left unlocked and not poisoned (its data was consistent when
+/// the caller chose to wait). A waiter that had already been notified and
+/// is then cancelled passes the notification on to another waiter, so a
+/// `notify_one` is not swallowed by a thread that will never act on it.
+///
 /// # Examples
 ///
 /// ```

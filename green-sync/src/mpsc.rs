@@ -23,6 +23,26 @@
 //! * When the [`Receiver`] is dropped, buffered messages are dropped at once
 //!   (std does the same).
 //!
+//! # Cancellation
+//!
+//! Every wait is a cancellation point (`green::rt::timeout`,
+//! `green::thread::Cancel`): `recv`, `recv_timeout`, `iter`, and `send` on
+//! a full bounded channel or on a rendezvous channel. Nothing is lost or
+//! duplicated when one is cancelled:
+//!
+//! * a cancelled `recv` takes nothing: a message that arrived meanwhile
+//!   (even one a rendezvous sender handed straight to it) stays in the
+//!   channel for the next `recv`;
+//! * a cancelled bounded `send` delivered nothing (its value is dropped
+//!   with the unwinding call), and a free slot it had been woken for goes
+//!   to the next blocked sender;
+//! * a cancelled rendezvous `send` (`sync_channel(0)`) is either withdrawn,
+//!   the value dropped with the call, or was taken by the receiver, never
+//!   both and never neither. It is taken when the receiver got to it at
+//!   the moment the cancel fired; the sender then unwinds all the same and
+//!   cannot tell, so code that must know uses a bounded channel or an
+//!   acknowledgement.
+//!
 //! # Examples
 //!
 //! ```

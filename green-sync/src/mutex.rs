@@ -179,6 +179,17 @@ impl RawMutex {
 /// * Fairness: barging is allowed but bounded (see the crate docs); a
 ///   waiter that waited more than 1 ms is served before newcomers.
 ///
+/// # Cancellation
+///
+/// A [`lock`](Mutex::lock) that has to wait is a cancellation point
+/// (`green::rt::timeout`, `green::thread::Cancel`); one that gets the lock
+/// at once is not. A waiter cancelled before it got the lock leaves the
+/// queue, and a wake-up an unlock had already sent it goes on to the next
+/// waiter, so the lock is never left with waiters nobody wakes. A thread
+/// that holds the lock when a cancel or a deadline unwinds it poisons the
+/// mutex exactly as a panic would (std's rule: the guard is dropped while
+/// the thread unwinds).
+///
 /// # Examples
 ///
 /// ```
@@ -203,7 +214,8 @@ pub struct Mutex<T: ?Sized> {
 
 /// An RAII guard of a locked [`Mutex`]: the data is reachable through
 /// `Deref`/`DerefMut`, and dropping the guard unlocks (poisoning the mutex if
-/// the thread is panicking). The green version of [`std::sync::MutexGuard`];
+/// the thread is unwinding: a panic, a cancel or a passed `timeout`
+/// deadline). The green version of [`std::sync::MutexGuard`];
 /// `!Send`, `Sync` when `T: Sync`, as std's.
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized + 'a> {

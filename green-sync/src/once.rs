@@ -198,6 +198,14 @@ impl RawOnce {
 /// calling `call_once` on the same `Once` from inside its own closure never
 /// returns.
 ///
+/// # Cancellation
+///
+/// Waiting for another thread's initialization (`call_once`,
+/// `call_once_force`, `wait`, `wait_force`) is a cancellation point
+/// (`green::rt::timeout`, `green::thread::Cancel`); a cancelled waiter just
+/// leaves. An initializer unwound by a cancel or a deadline poisons the
+/// `Once` exactly as a panicking one does.
+///
 /// # Examples
 ///
 /// ```

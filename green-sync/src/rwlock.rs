@@ -330,6 +330,16 @@ fn add_reader(state: usize) -> usize {
 /// * Uncontended `read`/`write` cost about two atomic operations more than
 ///   std's (two-layer design; see the source).
 ///
+/// # Cancellation
+///
+/// [`read`](RwLock::read) and [`write`](RwLock::write) are cancellation
+/// points when they wait (`green::rt::timeout`, `green::thread::Cancel`).
+/// A cancelled waiter leaves the queue, letting in whoever it held back
+/// (readers behind a waiting writer); one the lock had already been handed
+/// to releases it again, which hands it to the next waiter. A writer
+/// unwound by a cancel or a deadline while it holds the lock poisons it, a
+/// reader does not: std's rule for panics.
+///
 /// # Examples
 ///
 /// ```
