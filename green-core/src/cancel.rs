@@ -1,7 +1,7 @@
 //! Deadlines and cancellation: eventlet's `Timeout` and gevent's `kill`, as
 //! unwinding from green's blocking calls.
 //!
-//! Every blocking point of green ends in one park ([`crate::hub::Hub::park`]),
+//! Every blocking point of green ends in one park (`Hub::park`, in `hub`),
 //! and that park is the one cancellation point: before it waits, it looks at
 //! the running context's scopes and its cancel flag, and if a deadline has
 //! passed or a cancel was asked for, it unwinds (with `resume_unwind`, so no
@@ -13,7 +13,7 @@
 //!
 //! # Scopes
 //!
-//! [`timeout_at`] and [`uncancellable`] push a [`Scope`] that lives in their
+//! [`timeout_at`] and [`uncancellable`] push a `Scope` that lives in their
 //! own stack frame and is linked from the hub's record of the running
 //! context (saved with each green thread when it switches out). Nothing but
 //! the context itself reads or writes its chain, and a scope is unlinked
@@ -35,6 +35,10 @@
 //! * A cancel is sticky: a thread that catches [`Cancelled`] and goes on
 //!   unwinds again at its next cancellation point.
 //! * Code that never reaches a cancellation point is not interrupted.
+//! * "Already unwinding" is std's `thread::panicking()`, which std counts
+//!   per OS thread: while one green thread is suspended in the middle of
+//!   unwinding (its destructor waits), the other green threads of its hub
+//!   look unwinding too, and their cancellation points do not fire.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -257,6 +261,21 @@ pub fn timeout<R>(dur: Duration, f: impl FnOnce() -> R) -> Result<R, Elapsed> {
 /// inside `f` still work.
 ///
 /// An extension with no counterpart in std.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use green_core::cancel::{timeout, uncancellable, Elapsed};
+///
+/// let r = timeout(Duration::from_millis(10), || {
+///     // Runs to its end although the deadline passes meanwhile...
+///     uncancellable(|| green_core::thread::sleep(Duration::from_millis(30)));
+///     // ...which fires here, at the next blocking call.
+///     green_core::thread::sleep(Duration::from_secs(10));
+/// });
+/// assert_eq!(r, Err(Elapsed));
+/// ```
 pub fn uncancellable<R>(f: impl FnOnce() -> R) -> R {
     with_scope(Kind::Mask, f)
 }
