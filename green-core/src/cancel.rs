@@ -149,6 +149,22 @@ pub(crate) unsafe fn look(
     }
 }
 
+/// Whether a wait of the context running on `hub` could be cut short by a
+/// cancel or a deadline: one is pending or open and not hidden by a mask.
+/// (`unblock` runs its job inline on a plain OS thread only when not.)
+pub(crate) fn may_interrupt(hub: &hub::Hub) -> bool {
+    let scope = hub.scope_cell().get();
+    let cancelled = hub.with_current(crate::ctx::Ctx::cancel_requested);
+    if scope.is_null() {
+        return cancelled;
+    }
+    // SAFETY: `scope` is the head of the running context's own chain, whose
+    // scopes live in frames of that context that are still running (each
+    // pops itself before its frame goes away).
+    let (due, deadline) = unsafe { look(scope, cancelled, Instant::now) };
+    due.is_some() || deadline.is_some()
+}
+
 /// Unwinds for what fell due (no panic hook runs).
 pub(crate) fn fire(due: Due) -> ! {
     match due {

@@ -187,14 +187,14 @@ where
     T: Send + 'static,
 {
     // Inline only where nothing could interrupt the wait anyway: a plain OS
-    // thread with no green threads on its hub, no `timeout` or
-    // `uncancellable` scope open and no cancel pending. Inside a scope the
-    // job goes to the pool, so that the deadline can release the caller.
+    // thread with no green threads on its hub, and no deadline or pending
+    // cancel that applies (one hidden by `uncancellable` does not). Under a
+    // deadline the job goes to the pool, so that the deadline can release
+    // the caller.
     let inline = crate::hub::with(|h| {
         !h.in_green()
             && h.shared.live.load(Ordering::Relaxed) == 0
-            && h.scope_cell().get().is_null()
-            && !h.root.cancel_requested()
+            && !crate::cancel::may_interrupt(h)
     });
     if inline {
         return f();
