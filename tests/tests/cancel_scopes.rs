@@ -306,3 +306,25 @@ fn cancels_and_deadlines_print_nothing() {
     assert!(run.stderr.contains("quiet child done"), "{run:?}");
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
+
+#[test]
+fn waiting_under_a_deadline_keeps_the_hub_running() {
+    // A ticker on this OS thread's own hub runs while the thread waits in a
+    // `timeout` scope (and while the deadline unwinds it).
+    let ticks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (t, s) = (ticks.clone(), stop.clone());
+    let ticker = green::rt::runtime::spawn_local(move || {
+        while !s.load(Ordering::SeqCst) {
+            t.fetch_add(1, Ordering::SeqCst);
+            green::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    assert_eq!(
+        timeout(SHORT * 2, || green::thread::sleep(LONG)),
+        Err(Elapsed)
+    );
+    assert!(ticks.load(Ordering::SeqCst) > 0);
+    stop.store(true, Ordering::SeqCst);
+    ticker.join().unwrap();
+}
