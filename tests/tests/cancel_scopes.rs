@@ -328,3 +328,18 @@ fn waiting_under_a_deadline_keeps_the_hub_running() {
     stop.store(true, Ordering::SeqCst);
     ticker.join().unwrap();
 }
+
+#[test]
+fn a_plain_os_thread_parked_in_green_is_woken_by_a_cancel() {
+    let (me, is_me) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        me.send(green::thread::current()).unwrap();
+        // Runs this OS thread's hub until the cancel wakes it.
+        green::thread::sleep(LONG);
+    });
+    let green_handle = is_me.recv().unwrap();
+    // Most likely parked by now; if not, the sticky cancel fires as it parks.
+    std::thread::sleep(SHORT);
+    green_handle.cancel();
+    assert!(is_cancelled(t.join()));
+}
