@@ -179,6 +179,37 @@ pub(crate) fn is_ours(payload: &(dyn Any + Send)) -> bool {
     payload.is::<Cancelled>() || payload.is::<DeadlineHit>()
 }
 
+/// Whether an unwind's payload (from `catch_unwind`) is a cancel or a
+/// passed deadline of green's, rather than a panic.
+///
+/// For code that must catch the unwind of a blocking call to settle what
+/// the call had already done (green-sync's rendezvous `send` does, when the
+/// receiver took its value just as the cancel fired). Both kinds may be
+/// dropped afterwards without being lost: a cancel is sticky, and a passed
+/// deadline fires again, at the next cancellation point.
+///
+/// An extension with no counterpart in std.
+///
+/// # Examples
+///
+/// ```
+/// use std::panic::{catch_unwind, AssertUnwindSafe};
+/// use std::time::Duration;
+/// use green_core::cancel::{is_cancellation, timeout};
+///
+/// let _ = timeout(Duration::ZERO, || {
+///     let caught = catch_unwind(AssertUnwindSafe(|| {
+///         green_core::thread::sleep(Duration::from_secs(10))
+///     }));
+///     assert!(is_cancellation(&*caught.unwrap_err()));
+///     let panicked = catch_unwind(|| panic!("a panic"));
+///     assert!(!is_cancellation(&*panicked.unwrap_err()));
+/// });
+/// ```
+pub fn is_cancellation(payload: &(dyn Any + Send)) -> bool {
+    is_ours(payload)
+}
+
 /// Pushes `scope` on the calling context's chain for the life of the guard.
 struct Pushed<'a> {
     cell: &'a Cell<*const Scope>,

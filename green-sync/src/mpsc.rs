@@ -36,12 +36,13 @@
 //! * a cancelled bounded `send` delivered nothing (its value is dropped
 //!   with the unwinding call), and a free slot it had been woken for goes
 //!   to the next blocked sender;
-//! * a cancelled rendezvous `send` (`sync_channel(0)`) is either withdrawn,
-//!   the value dropped with the call, or was taken by the receiver, never
-//!   both and never neither. It is taken when the receiver got to it at
-//!   the moment the cancel fired; the sender then unwinds all the same and
-//!   cannot tell, so code that must know uses a bounded channel or an
-//!   acknowledgement.
+//! * a rendezvous `send` (`sync_channel(0)`) that is cancelled is either
+//!   withdrawn (it unwinds, and its value is dropped with it) or delivered
+//!   (it returns `Ok`), never both and never neither: if the receiver took
+//!   the value at the very moment the cancel fired, the send returns `Ok`
+//!   and the cancel (sticky) or the passed deadline takes effect at the
+//!   next blocking call. So a send that unwound delivered nothing, on
+//!   every kind of channel.
 //!
 //! # Examples
 //!
@@ -62,6 +63,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -212,14 +214,26 @@ impl<T> Chan<T> {
     }
 
     /// A rendezvous sender waits until its offer is taken or refused.
+    ///
+    /// If the wait unwinds (a cancel or a passed deadline), the offer is
+    /// withdrawn and the unwind goes on: nothing was delivered. But the
+    /// receiver may have taken the value just as the cancel fired (between
+    /// the waiter's last look at its token and its park); then the value was
+    /// delivered, and the send returns `Ok` instead, so that a send that
+    /// unwinds has always delivered nothing. The cancel is not lost by
+    /// that: it is sticky (a deadline stays passed) and fires at the next
+    /// cancellation point.
     fn wait_offer(&self, waiter: &Arc<Waiter>) -> Result<(), SendError<T>> {
-        let withdraw = Withdraw {
-            chan: self,
-            waiter,
-            wait: Wait::Offer,
+        let token = match panic::catch_unwind(AssertUnwindSafe(|| waiter.wait(None))) {
+            Ok(token) => token,
+            Err(payload) => {
+                let taken = self.withdraw_offer(waiter);
+                if taken && green_core::cancel::is_cancellation(&*payload) {
+                    return Ok(());
+                }
+                panic::resume_unwind(payload);
+            }
         };
-        let token = waiter.wait(None);
-        std::mem::forget(withdraw);
         match token {
             Some(TOKEN_TAKEN) => Ok(()),
             _ => {
@@ -239,6 +253,23 @@ impl<T> Chan<T> {
                 }
             }
         }
+    }
+
+    /// Takes a rendezvous sender's offer back if it is still queued (its
+    /// value is dropped here, without the lock held); returns whether the
+    /// receiver had taken it instead.
+    fn withdraw_offer(&self, waiter: &Arc<Waiter>) -> bool {
+        let withdrawn = {
+            let mut inner = self.lock();
+            let at = inner
+                .offers
+                .iter()
+                .position(|o| Arc::ptr_eq(&o.waiter, waiter));
+            at.and_then(|i| inner.offers.remove(i))
+        };
+        // Taken, or refused by a closing receiver (the offer stays queued
+        // then, and is withdrawn here too).
+        withdrawn.is_none() && waiter.token() == TOKEN_TAKEN
     }
 
     fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
@@ -372,8 +403,6 @@ enum Wait {
     Message,
     /// A sender on a full bounded channel, for a free slot.
     Slot,
-    /// A rendezvous sender, for the receiver to take its offer.
-    Offer,
 }
 
 /// Held while a channel user parks; dropped only if the park unwinds (a
@@ -383,11 +412,9 @@ enum Wait {
 ///   handed over meanwhile is in the buffer, and stays there for the next
 ///   `recv`;
 /// * a sender still queued for a slot leaves; one already woken for a free
-///   slot wakes the next sender in its place;
-/// * a rendezvous sender whose offer is still queued takes it back (the
-///   value is dropped with the unwinding `send`, after the channel's lock
-///   is released); an offer the receiver took was delivered. Never both,
-///   never neither.
+///   slot wakes the next sender in its place.
+///
+/// (A rendezvous sender settles its offer itself: `Chan::wait_offer`.)
 struct Withdraw<'a, T> {
     chan: &'a Chan<T>,
     waiter: &'a Arc<Waiter>,
@@ -397,7 +424,6 @@ struct Withdraw<'a, T> {
 impl<T> Drop for Withdraw<'_, T> {
     fn drop(&mut self) {
         let mut woken = Woken::new();
-        let mut taken_back = None;
         {
             let mut inner = self.chan.lock();
             match self.wait {
@@ -417,18 +443,9 @@ impl<T> Drop for Withdraw<'_, T> {
                         inner.send_waiters.wake_one(TOKEN_READY, &mut woken);
                     }
                 }
-                Wait::Offer => {
-                    let at = inner
-                        .offers
-                        .iter()
-                        .position(|o| Arc::ptr_eq(&o.waiter, self.waiter));
-                    taken_back = at.and_then(|i| inner.offers.remove(i));
-                }
             }
         }
         drop(woken);
-        // A withdrawn offer's value is dropped without the lock held.
-        drop(taken_back);
     }
 }
 

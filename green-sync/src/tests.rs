@@ -399,6 +399,51 @@ fn rendezvous_cancelled_every_interleaving() {
 }
 
 #[test]
+fn rendezvous_taken_as_the_sender_is_cancelled_every_interleaving() {
+    // Spawned in the order victim, receiver, canceller: with a yield at the
+    // victim's `BeforePark`, the receiver takes the offer and the cancel
+    // lands before the victim parks, so its park unwinds with the value
+    // already delivered; the send must then report `Ok`.
+    for k in CANCEL_AFTER {
+        explore_bits(
+            &format!("rendezvous taken, cancel after {k}"),
+            CANCEL_BITS,
+            &|done| {
+                let (tx, rx) = mpsc::sync_channel::<u32>(0);
+                let victim_sent = Arc::new(AtomicUsize::new(0));
+                let sent = victim_sent.clone();
+                let victim = local_handle(&done, move || {
+                    if tx.send(1).is_ok() {
+                        sent.store(1, Ordering::SeqCst);
+                    }
+                });
+                let got = Arc::new(AtomicUsize::new(0));
+                let g = got.clone();
+                let receiver = local_handle(&done, move || {
+                    g.store(rx.iter().count(), Ordering::SeqCst);
+                });
+                let victim_thread = victim.thread().clone();
+                local(&done, move || {
+                    for _ in 0..k {
+                        green_core::thread::yield_now();
+                    }
+                    green_core::thread::Cancel::cancel(&victim_thread);
+                    let _ = victim.join();
+                    // The receiver ends once the victim's sender is gone; what it
+                    // got is what the victim's send reported.
+                    receiver.join().unwrap();
+                    assert_eq!(
+                        got.load(Ordering::SeqCst),
+                        victim_sent.load(Ordering::SeqCst)
+                    );
+                });
+                3
+            },
+        );
+    }
+}
+
+#[test]
 fn rendezvous_cancelled_receiver_every_interleaving() {
     for k in CANCEL_AFTER {
         explore_bits(
