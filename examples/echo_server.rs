@@ -23,7 +23,18 @@
 //! cargo run --release --example echo_server                        # green, 10,000 connections
 //! cargo run --release --example echo_server -- --std --conns 1000  # the same server on std threads
 //! cargo run --release --example echo_server -- --conns 20000 --msgs 50 --size 64
+//! cargo run --release --example echo_server -- --idle-ms 2000       # close idle connections
 //! ```
+//!
+//! `--idle-ms N` gives each connection an idle deadline: a connection whose
+//! next message does not arrive within N ms is closed. On green that is one
+//! scoped deadline around the blocking read, `green::rt::timeout(idle, ||
+//! stream.read_exact(&mut buf))`, which covers the whole message however
+//! many reads it takes. std has no scoped deadline; its build uses the
+//! nearest thing, `set_read_timeout`, which bounds each `read` call only (a
+//! peer that trickles a byte just inside the limit each time stays
+//! connected there). The load client then also opens a few connections that
+//! never send, and reports when the server closed them.
 //!
 //! Connections need fds: the demo lowers the count to what `ulimit -n`
 //! allows, and says so. `--std` starts one OS thread per connection, so large
@@ -43,9 +54,17 @@ macro_rules! server {
         use std::io::{Read, Write};
         use std::sync::atomic::{AtomicU64, Ordering};
         use std::sync::Arc;
+        use std::time::Duration;
 
-        /// Serves forever; counts echoed messages in `served`.
-        pub fn serve(listener: TcpListener, msg_size: usize, served: Arc<AtomicU64>) {
+        /// Serves forever; counts echoed messages in `served`. With `idle`,
+        /// a connection whose next message does not arrive in time is
+        /// closed (and counted in `IDLE_CLOSED`).
+        pub fn serve(
+            listener: TcpListener,
+            msg_size: usize,
+            idle: Option<Duration>,
+            served: Arc<AtomicU64>,
+        ) {
             for stream in listener.incoming() {
                 let stream = match stream {
                     Ok(s) => s,
@@ -56,19 +75,28 @@ macro_rules! server {
                 };
                 let served = served.clone();
                 let spawned =
-                    thread::Builder::new().spawn(move || handle(stream, msg_size, &served));
+                    thread::Builder::new().spawn(move || handle(stream, msg_size, idle, &served));
                 if let Err(e) = spawned {
                     eprintln!("cannot start a thread for a new connection: {e}");
                 }
             }
         }
 
-        fn handle(mut stream: TcpStream, msg_size: usize, served: &AtomicU64) {
+        fn handle(
+            mut stream: TcpStream,
+            msg_size: usize,
+            idle: Option<Duration>,
+            served: &AtomicU64,
+        ) {
             let _ = stream.set_nodelay(true);
             let mut buf = vec![0u8; msg_size];
             loop {
-                match stream.read_exact(&mut buf) {
+                match read_message(&mut stream, &mut buf, idle) {
                     Ok(()) => {}
+                    Err(e) if crate::is_idle(&e) => {
+                        crate::IDLE_CLOSED.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
                     Err(_) => return, // peer closed
                 }
                 if stream.write_all(&buf).is_err() {
@@ -84,12 +112,52 @@ mod on_green {
     use green::net::{TcpListener, TcpStream};
     use green::thread;
     server!();
+
+    /// Reads one message, within `idle` if given: the deadline covers the
+    /// whole blocking `read_exact`, and unwinds it when it passes.
+    fn read_message(
+        stream: &mut TcpStream,
+        buf: &mut [u8],
+        idle: Option<Duration>,
+    ) -> std::io::Result<()> {
+        match idle {
+            None => stream.read_exact(buf),
+            // `Elapsed` converts to an `io::Error` of kind `TimedOut`.
+            Some(idle) => green::rt::timeout(idle, || stream.read_exact(buf))?,
+        }
+    }
 }
 
 mod on_std {
     use std::net::{TcpListener, TcpStream};
     use std::thread;
     server!();
+
+    /// Reads one message; std has no scoped deadline, so `idle` becomes the
+    /// socket's read timeout, which bounds each `read` call, not the
+    /// message.
+    fn read_message(
+        stream: &mut TcpStream,
+        buf: &mut [u8],
+        idle: Option<Duration>,
+    ) -> std::io::Result<()> {
+        if idle.is_some() {
+            stream.set_read_timeout(idle)?;
+        }
+        stream.read_exact(buf)
+    }
+}
+
+/// Connections the server closed for being idle (see `--idle-ms`).
+static IDLE_CLOSED: AtomicU64 = AtomicU64::new(0);
+
+/// Whether a read failed for lack of data in time: green's deadline
+/// (`TimedOut`), or std's read timeout (`WouldBlock` on Unix).
+fn is_idle(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
 }
 
 #[derive(Clone, Debug)]
@@ -98,6 +166,7 @@ struct Opts {
     conns: usize,
     msgs: usize,
     size: usize,
+    idle_ms: Option<u64>,
     client: Option<String>,
 }
 
@@ -107,6 +176,7 @@ fn parse_opts() -> Opts {
         conns: 10_000,
         msgs: 30,
         size: 64,
+        idle_ms: None,
         client: None,
     };
     let mut args = std::env::args().skip(1);
@@ -121,10 +191,12 @@ fn parse_opts() -> Opts {
             "--conns" => o.conns = num("--conns"),
             "--msgs" => o.msgs = num("--msgs"),
             "--size" => o.size = num("--size").max(1),
+            "--idle-ms" => o.idle_ms = Some(num("--idle-ms") as u64),
             "--client" => o.client = args.next(),
             "-h" | "--help" => {
                 println!(
-                    "usage: echo_server [--std] [--conns N (10000)] [--msgs M (30)] [--size BYTES (64)]"
+                    "usage: echo_server [--std] [--conns N (10000)] [--msgs M (30)] [--size BYTES (64)] \
+                     [--idle-ms N (none)]"
                 );
                 std::process::exit(0);
             }
@@ -217,28 +289,34 @@ fn main() {
     };
 
     let served = Arc::new(AtomicU64::new(0));
+    let idle = o.idle_ms.map(Duration::from_millis);
     let addr = if o.std {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = l.local_addr().unwrap();
         let (size, served) = (o.size, served.clone());
-        std::thread::spawn(move || on_std::serve(l, size, served));
+        std::thread::spawn(move || on_std::serve(l, size, idle, served));
         addr
     } else {
         let l = green::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = l.local_addr().unwrap();
         let (size, served) = (o.size, served.clone());
         // The accept loop runs on a green thread too.
-        green::thread::spawn(move || on_green::serve(l, size, served));
+        green::thread::spawn(move || on_green::serve(l, size, idle, served));
         addr
     };
 
     let cpu_before = cpu_time();
     let exe = std::env::current_exe().expect("current_exe");
-    let mut child = Command::new(exe)
+    let mut client = Command::new(exe);
+    client
         .args(["--client", &addr.to_string()])
         .args(["--conns", &o.conns.to_string()])
         .args(["--msgs", &o.msgs.to_string()])
-        .args(["--size", &o.size.to_string()])
+        .args(["--size", &o.size.to_string()]);
+    if let Some(ms) = o.idle_ms {
+        client.args(["--idle-ms", &ms.to_string()]);
+    }
+    let mut child = client
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the load client");
@@ -270,6 +348,12 @@ fn main() {
         "  peak OS threads      {}",
         peak_threads.load(Ordering::Relaxed)
     );
+    if let Some(ms) = o.idle_ms {
+        println!(
+            "  closed idle          {} connections (no message within {ms} ms)",
+            IDLE_CLOSED.load(Ordering::Relaxed)
+        );
+    }
     if !status.success() {
         eprintln!("the load client failed: {status}");
         std::process::exit(1);
@@ -312,6 +396,21 @@ fn run_client(addr: &str, o: &Opts) {
             lat
         }));
     }
+    // With an idle deadline, a few connections that never send: the server
+    // should close each (our read sees end of file) once it passes.
+    let idlers: Vec<_> = match o.idle_ms {
+        None => Vec::new(),
+        Some(_) => (0..IDLE_PROBES)
+            .filter_map(|_| green::net::TcpStream::connect(addr).ok())
+            .map(|mut s| {
+                green::thread::spawn(move || {
+                    let t = Instant::now();
+                    let closed = matches!(s.read(&mut [0u8; 1]), Ok(0));
+                    (closed, t.elapsed())
+                })
+            })
+            .collect(),
+    };
     let conns = handles.len();
     let opening = start.elapsed();
     println!(
@@ -354,9 +453,109 @@ fn run_client(addr: &str, o: &Opts) {
         pct(0.99),
         lat.last().copied().unwrap_or(0)
     );
+    if !idlers.is_empty() {
+        let n = idlers.len();
+        let mut closed = Vec::new();
+        for h in idlers {
+            if let (true, after) = h.join().expect("idle probe panicked") {
+                closed.push(after);
+            }
+        }
+        closed.sort_unstable();
+        match (closed.first(), closed.last()) {
+            (Some(lo), Some(hi)) => println!(
+                "client: {} of {n} idle connections closed by the server after {:.2}-{:.2} s",
+                closed.len(),
+                lo.as_secs_f64(),
+                hi.as_secs_f64()
+            ),
+            _ => println!("client: none of {n} idle connections was closed by the server"),
+        }
+    }
     let e = errors.load(Ordering::Relaxed);
     if e > 0 {
         println!("client: {e} connections failed or saw wrong bytes");
         std::process::exit(1);
+    }
+}
+
+/// Connections the load client leaves idle when `--idle-ms` is given.
+const IDLE_PROBES: usize = 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Starts the server on `std` or green threads with `idle`, and returns
+    /// its address.
+    fn start(std_threads: bool, idle: Option<Duration>) -> std::net::SocketAddr {
+        let served = Arc::new(AtomicU64::new(0));
+        if std_threads {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = l.local_addr().unwrap();
+            std::thread::spawn(move || on_std::serve(l, 4, idle, served));
+            addr
+        } else {
+            let l = green::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = l.local_addr().unwrap();
+            green::thread::spawn(move || on_green::serve(l, 4, idle, served));
+            addr
+        }
+    }
+
+    /// A connection that echoes once and then stays silent is closed by the
+    /// server once its idle deadline passes: the client reads end of file
+    /// (a hang here would be the failure).
+    fn idle_connection_is_closed(std_threads: bool) {
+        let before = IDLE_CLOSED.load(Ordering::SeqCst);
+        let addr = start(std_threads, Some(Duration::from_millis(50)));
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.write_all(b"ping").unwrap();
+        let mut back = [0u8; 4];
+        c.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"ping");
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
+        assert!(IDLE_CLOSED.load(Ordering::SeqCst) > before);
+    }
+
+    #[test]
+    fn green_closes_an_idle_connection() {
+        idle_connection_is_closed(false);
+    }
+
+    #[test]
+    fn std_closes_an_idle_connection() {
+        idle_connection_is_closed(true);
+    }
+
+    /// On green the deadline covers a whole message: a peer that trickles
+    /// a byte every 150 ms, each well inside the 200 ms limit, is still
+    /// closed, since a 4-byte message then takes 450 ms (std's per-read
+    /// timeout would keep it connected for good). The connection ending is
+    /// the check; a hang would be the failure.
+    #[test]
+    fn green_deadline_covers_the_whole_message() {
+        let before = IDLE_CLOSED.load(Ordering::SeqCst);
+        let addr = start(false, Some(Duration::from_millis(200)));
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        let mut w = c.try_clone().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let trickle = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) && w.write_all(b"x").is_ok() {
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        });
+        // Echoes of whole messages may come back; then the close (end of
+        // file, or a reset if a trickled byte arrived after it).
+        let mut buf = [0u8; 16];
+        while let Ok(n @ 1..) = c.read(&mut buf) {
+            assert!(buf[..n].iter().all(|&b| b == b'x'));
+        }
+        stop.store(true, Ordering::SeqCst);
+        trickle.join().unwrap();
+        assert!(IDLE_CLOSED.load(Ordering::SeqCst) > before);
     }
 }

@@ -1,7 +1,7 @@
 //! Deadlines and cancellation: eventlet's `Timeout` and gevent's `kill`, as
 //! unwinding from green's blocking calls.
 //!
-//! Every blocking point of green ends in one park ([`crate::hub::Hub::park`]),
+//! Every blocking point of green ends in one park (`Hub::park`, in `hub`),
 //! and that park is the one cancellation point: before it waits, it looks at
 //! the running context's scopes and its cancel flag, and if a deadline has
 //! passed or a cancel was asked for, it unwinds (with `resume_unwind`, so no
@@ -13,7 +13,7 @@
 //!
 //! # Scopes
 //!
-//! [`timeout_at`] and [`uncancellable`] push a [`Scope`] that lives in their
+//! [`timeout_at`] and [`uncancellable`] push a `Scope` that lives in their
 //! own stack frame and is linked from the hub's record of the running
 //! context (saved with each green thread when it switches out). Nothing but
 //! the context itself reads or writes its chain, and a scope is unlinked
@@ -35,6 +35,10 @@
 //! * A cancel is sticky: a thread that catches [`Cancelled`] and goes on
 //!   unwinds again at its next cancellation point.
 //! * Code that never reaches a cancellation point is not interrupted.
+//! * "Already unwinding" is std's `thread::panicking()`, which std counts
+//!   per OS thread: while one green thread is suspended in the middle of
+//!   unwinding (its destructor waits), the other green threads of its hub
+//!   look unwinding too, and their cancellation points do not fire.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -145,6 +149,22 @@ pub(crate) unsafe fn look(
     }
 }
 
+/// Whether a wait of the context running on `hub` could be cut short by a
+/// cancel or a deadline: one is pending or open and not hidden by a mask.
+/// (`unblock` runs its job inline on a plain OS thread only when not.)
+pub(crate) fn may_interrupt(hub: &hub::Hub) -> bool {
+    let scope = hub.scope_cell().get();
+    let cancelled = hub.with_current(crate::ctx::Ctx::cancel_requested);
+    if scope.is_null() {
+        return cancelled;
+    }
+    // SAFETY: `scope` is the head of the running context's own chain, whose
+    // scopes live in frames of that context that are still running (each
+    // pops itself before its frame goes away).
+    let (due, deadline) = unsafe { look(scope, cancelled, Instant::now) };
+    due.is_some() || deadline.is_some()
+}
+
 /// Unwinds for what fell due (no panic hook runs).
 pub(crate) fn fire(due: Due) -> ! {
     match due {
@@ -157,6 +177,37 @@ pub(crate) fn fire(due: Due) -> ! {
 /// panic hook must never print.
 pub(crate) fn is_ours(payload: &(dyn Any + Send)) -> bool {
     payload.is::<Cancelled>() || payload.is::<DeadlineHit>()
+}
+
+/// Whether an unwind's payload (from `catch_unwind`) is a cancel or a
+/// passed deadline of green's, rather than a panic.
+///
+/// For code that must catch the unwind of a blocking call to settle what
+/// the call had already done (green-sync's rendezvous `send` does, when the
+/// receiver took its value just as the cancel fired). Both kinds may be
+/// dropped afterwards without being lost: a cancel is sticky, and a passed
+/// deadline fires again, at the next cancellation point.
+///
+/// An extension with no counterpart in std.
+///
+/// # Examples
+///
+/// ```
+/// use std::panic::{catch_unwind, AssertUnwindSafe};
+/// use std::time::Duration;
+/// use green_core::cancel::{is_cancellation, timeout};
+///
+/// let _ = timeout(Duration::ZERO, || {
+///     let caught = catch_unwind(AssertUnwindSafe(|| {
+///         green_core::thread::sleep(Duration::from_secs(10))
+///     }));
+///     assert!(is_cancellation(&*caught.unwrap_err()));
+///     let panicked = catch_unwind(|| panic!("a panic"));
+///     assert!(!is_cancellation(&*panicked.unwrap_err()));
+/// });
+/// ```
+pub fn is_cancellation(payload: &(dyn Any + Send)) -> bool {
+    is_ours(payload)
 }
 
 /// Pushes `scope` on the calling context's chain for the life of the guard.
@@ -257,6 +308,21 @@ pub fn timeout<R>(dur: Duration, f: impl FnOnce() -> R) -> Result<R, Elapsed> {
 /// inside `f` still work.
 ///
 /// An extension with no counterpart in std.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use green_core::cancel::{timeout, uncancellable, Elapsed};
+///
+/// let r = timeout(Duration::from_millis(10), || {
+///     // Runs to its end although the deadline passes meanwhile...
+///     uncancellable(|| green_core::thread::sleep(Duration::from_millis(30)));
+///     // ...which fires here, at the next blocking call.
+///     green_core::thread::sleep(Duration::from_secs(10));
+/// });
+/// assert_eq!(r, Err(Elapsed));
+/// ```
 pub fn uncancellable<R>(f: impl FnOnce() -> R) -> R {
     with_scope(Kind::Mask, f)
 }

@@ -158,8 +158,17 @@ struct Slot<T> {
 /// only the calling green thread (others on its hub keep running).
 ///
 /// On a plain OS thread whose hub has no green threads, `f` simply runs
-/// inline, as std would run it. Otherwise it goes to the pool and the thread
-/// runs its hub while it waits.
+/// inline, as std would run it (unless a deadline scope is open there: see
+/// below). Otherwise it goes to the pool and the thread runs its hub while
+/// it waits.
+///
+/// # Cancellation
+///
+/// The wait is a cancellation point (`cancel::timeout`, `thread::Cancel`):
+/// a cancelled caller is released at once, and `f`, which cannot be
+/// interrupted, runs to completion on the pool; its result (or panic) is
+/// dropped there. Inside a `timeout` scope `f` always goes to the pool,
+/// also from a plain OS thread, so the deadline can release the caller.
 ///
 /// # Panics
 ///
@@ -177,7 +186,16 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let inline = crate::hub::with(|h| !h.in_green() && h.shared.live.load(Ordering::Relaxed) == 0);
+    // Inline only where nothing could interrupt the wait anyway: a plain OS
+    // thread with no green threads on its hub, and no deadline or pending
+    // cancel that applies (one hidden by `uncancellable` does not). Under a
+    // deadline the job goes to the pool, so that the deadline can release
+    // the caller.
+    let inline = crate::hub::with(|h| {
+        !h.in_green()
+            && h.shared.live.load(Ordering::Relaxed) == 0
+            && !crate::cancel::may_interrupt(h)
+    });
     if inline {
         return f();
     }

@@ -44,6 +44,7 @@
 
 #![deny(unsafe_code)]
 
+mod flight;
 mod pipe;
 mod stdio;
 mod terminal;

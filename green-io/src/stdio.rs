@@ -16,24 +16,38 @@
 //!   interleaves inside one `write`/`write_all`/`write_fmt` call — the
 //!   granularity std gives its own unlocked handle.
 //! * **stdin** reads through `std::io::stdin()` on a pool thread, into a
-//!   buffer of green's (`BufReader`, 8 KiB, like std's) behind a green
+//!   buffer of green's (8 KiB, like std's `BufReader`) behind a green
 //!   mutex, so `read_line`, `lines` and `BufRead` on the lock have std's
 //!   exact semantics while only the calling green thread waits.
+//!
+//! **Cancellation.** Every stream call that waits is a cancellation point
+//! (`green::rt::timeout`, `Cancel::cancel`), and loses nothing when it is
+//! cancelled: the pool job it started cannot be interrupted, so it runs to
+//! its end and leaves its result where the next call finds it (a write
+//! still lands, before any later write; bytes read from fd 0 go to green's
+//! stdin buffer), and the next call on the stream waits for it first
+//! ([`Flight`]), so a cancelled call holds at most one pool thread. A read
+//! that had already taken bytes for its caller (`read_line`, `read_until`,
+//! `read_exact`, `read_to_end`) puts them back if it is cancelled: the next
+//! read returns them.
 //!
 //! The locks are green: [`StdoutLock`] and [`StderrLock`] hold a reentrant
 //! lock that parks green threads (std's `ReentrantLock` belongs to an OS
 //! thread, and all green threads of a hub share one), [`StdinLock`] a
 //! green mutex.
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, BufRead, BufReader, IoSlice, IoSliceMut, Lines, Read, Write};
+use std::io::{self, BufRead, IoSlice, IoSliceMut, Lines, Read, Write};
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::process::Stdio;
-use std::sync::OnceLock;
+use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
 
 use green_core::park::{self, Unparker};
 use green_sync::{Condvar, Mutex, MutexGuard};
+
+use crate::flight::Flight;
 
 /// A reentrant lock that parks green threads: the owner (a green thread or
 /// an OS thread, told apart by its [`Unparker`]) may take it again, as std's
@@ -120,12 +134,21 @@ enum Out {
 impl Out {
     /// Runs `f` on std's handle of this stream, on the blocking pool (inline
     /// on a plain OS thread whose hub has no green threads).
+    ///
+    /// One job per stream at a time ([`Flight`]): a write whose caller was
+    /// cancelled still lands, and before the next one.
     fn run<T, F>(self, f: F) -> T
     where
         F: FnOnce(&mut dyn Write) -> T + Send + 'static,
         T: Send + 'static,
     {
-        green_core::unblock(move || match self {
+        static STDOUT_FLIGHT: Flight = Flight::new();
+        static STDERR_FLIGHT: Flight = Flight::new();
+        let flight = match self {
+            Out::Stdout => &STDOUT_FLIGHT,
+            Out::Stderr => &STDERR_FLIGHT,
+        };
+        flight.turn().run(move || match self {
             Out::Stdout => f(&mut std::io::stdout()),
             Out::Stderr => f(&mut std::io::stderr()),
         })
@@ -400,45 +423,347 @@ out_stream!(
     std::io::stderr, std::io::Stderr, Out::Stderr, STDERR_LOCK
 );
 
-/// The unbuffered source under green's stdin buffer: std's stdin, read on
-/// the blocking pool.
-struct StdinRaw;
-
-impl Read for StdinRaw {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = buf.len();
-        let (data, read) = green_core::unblock(move || {
-            let mut data = vec![0; want];
-            let read = std::io::stdin().read(&mut data);
-            (data, read)
-        });
-        let n = read?;
-        buf[..n].copy_from_slice(&data[..n]);
-        Ok(n)
-    }
-
-    /// The whole rest of stdin in one pool trip. As std: on an error, the
-    /// bytes read before it are appended and the error is returned.
-    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        let (data, read) = green_core::unblock(|| {
-            let mut data = Vec::new();
-            let read = std::io::stdin().read_to_end(&mut data);
-            (data, read)
-        });
-        buf.extend_from_slice(&data);
-        read
-    }
-}
-
-/// Green's stdin buffer, shared by every [`Stdin`] handle.
-type StdinBuf = BufReader<StdinRaw>;
-
 /// The capacity of green's stdin buffer: std's.
 const STDIN_BUF: usize = 8 * 1024;
 
+/// What stdin's pool jobs read and no reader has taken yet. A job leaves
+/// what it read here before it finishes, whether or not the reader that
+/// started it is still waiting (a cancelled reader is not), so the next
+/// reader gets those bytes: nothing read from fd 0 is lost.
+struct Deposit {
+    /// Bytes read from fd 0, oldest first.
+    bytes: VecDeque<u8>,
+    /// How the last read ended, after `bytes`: `Some(Ok(()))` for end of
+    /// file, `Some(Err(_))` for an error; each is reported to one reader.
+    end: Option<io::Result<()>>,
+}
+
+static DEPOSIT: StdMutex<Deposit> = StdMutex::new(Deposit {
+    bytes: VecDeque::new(),
+    end: None,
+});
+
+/// One pool job at a time reads fd 0.
+static STDIN_FLIGHT: Flight = Flight::new();
+
+/// The deposit; held for a few instructions only (never across a park), so
+/// its poisoning by an unwinding reader is ignored.
+fn deposit() -> StdMutexGuard<'static, Deposit> {
+    DEPOSIT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Green's stdin buffer, shared by every [`Stdin`] handle (behind a green
+/// mutex: the lock of [`StdinLock`]).
+///
+/// `buf[pos..]` holds the bytes taken from the [`Deposit`] and not yet
+/// consumed. Reads that might wait with bytes already taken for their
+/// caller (`read_line`, `read_until`, `read_exact`, `read_to_end`) put
+/// those bytes back at the front if they unwind (cancelled, or a
+/// `timeout` passed), so the next read sees them again.
+struct StdinBuf {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+/// std's message for a read that was not UTF-8.
+fn invalid_utf8() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "stream did not contain valid UTF-8",
+    )
+}
+
+impl StdinBuf {
+    const fn new() -> StdinBuf {
+        StdinBuf {
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// The buffered bytes, reading fd 0 on the pool if there are none.
+    /// Empty means end of file.
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.buf.len() {
+            self.refill(STDIN_BUF, false)?;
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.buf.len());
+    }
+
+    /// Puts `bytes` back in front of the buffered ones (an unwinding read
+    /// returns what it had taken).
+    fn unread(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut front = Vec::with_capacity(bytes.len() + self.buf.len() - self.pos);
+        front.extend_from_slice(bytes);
+        front.extend_from_slice(&self.buf[self.pos..]);
+        self.buf = front;
+        self.pos = 0;
+    }
+
+    /// Refills the (empty) buffer from the deposit, running a pool job that
+    /// reads fd 0 first if the deposit is empty: one `read` of up to `want`
+    /// bytes, or, with `to_end`, std's `read_to_end`. An end of file
+    /// leaves the buffer empty and returns `Ok`.
+    fn refill(&mut self, want: usize, to_end: bool) -> io::Result<()> {
+        loop {
+            // Waits, if a cancelled reader left a job running, until it has
+            // deposited what it read.
+            let turn = STDIN_FLIGHT.turn();
+            {
+                let mut d = deposit();
+                if !d.bytes.is_empty() {
+                    self.buf.clear();
+                    self.buf.extend(d.bytes.drain(..));
+                    self.pos = 0;
+                    return Ok(());
+                }
+                if let Some(end) = d.end.take() {
+                    self.buf.clear();
+                    self.pos = 0;
+                    return end;
+                }
+            }
+            // The job deposits before it ends, so the bytes are kept even if
+            // this reader is cancelled while it waits; the loop takes them.
+            turn.run(move || {
+                let mut stdin = std::io::stdin();
+                let mut data = Vec::new();
+                let end = if to_end {
+                    Some(stdin.read_to_end(&mut data).map(drop))
+                } else {
+                    data.resize(want, 0);
+                    match stdin.read(&mut data) {
+                        Ok(0) => {
+                            data.clear();
+                            Some(Ok(()))
+                        }
+                        Ok(n) => {
+                            data.truncate(n);
+                            None
+                        }
+                        Err(e) => {
+                            data.clear();
+                            Some(Err(e))
+                        }
+                    }
+                };
+                let mut d = deposit();
+                d.bytes.extend(data);
+                d.end = end;
+            });
+        }
+    }
+
+    /// `fill_buf`, retried on `Interrupted` (as std's buffered loops do).
+    fn fill_retrying(&mut self) -> io::Result<&[u8]> {
+        loop {
+            match self.fill_buf() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+                Ok(_) => return Ok(&self.buf[self.pos..]),
+            }
+        }
+    }
+
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.buf.len() {
+            // A large read goes to fd 0 in one job, as std's `BufReader`
+            // bypasses its buffer for it.
+            self.refill(out.len().max(STDIN_BUF), false)?;
+        }
+        let available = &self.buf[self.pos..];
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if self.pos >= self.buf.len() {
+            self.refill(total.max(STDIN_BUF), false)?;
+        }
+        let mut available = &self.buf[self.pos..];
+        let mut n = 0;
+        for b in bufs {
+            let k = available.len().min(b.len());
+            b[..k].copy_from_slice(&available[..k]);
+            available = &available[k..];
+            n += k;
+            if available.is_empty() {
+                break;
+            }
+        }
+        self.consume(n);
+        Ok(n)
+    }
+
+    /// Appends bytes up to and including `byte` (or to end of file) to
+    /// `out`, as std's `read_until`; on an error the bytes read before it
+    /// stay in `out`, as std's. If it unwinds, they go back to the buffer.
+    fn read_until(&mut self, byte: u8, out: &mut Vec<u8>) -> io::Result<usize> {
+        let taken = Taken::new(self, out);
+        let result = loop {
+            let (done, used) = {
+                let available = match taken.from.fill_retrying() {
+                    Ok(available) => available,
+                    Err(e) => break Err(e),
+                };
+                match available.iter().position(|&b| b == byte) {
+                    Some(i) => {
+                        taken.into.extend_from_slice(&available[..=i]);
+                        (true, i + 1)
+                    }
+                    None => {
+                        taken.into.extend_from_slice(available);
+                        (available.is_empty(), available.len())
+                    }
+                }
+            };
+            taken.from.consume(used);
+            if done {
+                break Ok(());
+            }
+        };
+        taken.keep(result)
+    }
+
+    /// std's `read_line`: `read_until(b'\n')`, then the UTF-8 check; `buf`
+    /// is left as it was if the line is not UTF-8.
+    fn read_line(&mut self, buf: &mut String) -> io::Result<usize> {
+        let mut line = Vec::new();
+        let result = self.read_until(b'\n', &mut line);
+        match String::from_utf8(line) {
+            Ok(line) => {
+                buf.push_str(&line);
+                result
+            }
+            Err(_) => result.and_then(|_| Err(invalid_utf8())),
+        }
+    }
+
+    /// The buffered bytes, then the rest of stdin in one pool job.
+    fn read_to_end(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
+        let taken = Taken::new(self, out);
+        let available = &taken.from.buf[taken.from.pos..];
+        taken.into.extend_from_slice(available);
+        taken.from.pos = taken.from.buf.len();
+        let result = loop {
+            match taken.from.refill(0, true) {
+                Ok(()) => {
+                    let StdinBuf { buf, pos } = &mut *taken.from;
+                    if *pos >= buf.len() {
+                        // End of file.
+                        break Ok(());
+                    }
+                    taken.into.extend_from_slice(&buf[*pos..]);
+                    *pos = buf.len();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        taken.keep(result)
+    }
+
+    /// std's `read_to_string` over [`StdinBuf::read_to_end`]: on an error
+    /// the bytes read are kept if they are UTF-8; `buf` is left as it was
+    /// if they are not.
+    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        let mut bytes = Vec::new();
+        let result = self.read_to_end(&mut bytes);
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                buf.push_str(&text);
+                result
+            }
+            Err(_) => result.and_then(|_| Err(invalid_utf8())),
+        }
+    }
+
+    /// Fills `out` exactly, as std's `read_exact`: `UnexpectedEof` if stdin
+    /// ends first (the bytes read are consumed, as std's). If it unwinds,
+    /// they go back to the buffer.
+    fn read_exact(&mut self, out: &mut [u8]) -> io::Result<()> {
+        let mut got = Vec::with_capacity(out.len());
+        let taken = Taken::new(self, &mut got);
+        let result = loop {
+            let want = out.len() - taken.into.len();
+            if want == 0 {
+                break Ok(());
+            }
+            let used = {
+                let available = match taken.from.fill_retrying() {
+                    Ok(available) => available,
+                    Err(e) => break Err(e),
+                };
+                if available.is_empty() {
+                    break Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "failed to fill whole buffer",
+                    ));
+                }
+                let k = available.len().min(want);
+                taken.into.extend_from_slice(&available[..k]);
+                k
+            };
+            taken.from.consume(used);
+        };
+        taken.keep(result)?;
+        out.copy_from_slice(&got);
+        Ok(())
+    }
+}
+
+/// Bytes a read moved from the buffer into its caller's `into` (from
+/// `start` on) while it may still wait for more. Dropped without
+/// [`Taken::keep`] (the read unwound: cancelled, or a `timeout` passed), it
+/// takes them out of `into` and puts them back in front of the buffer.
+struct Taken<'a> {
+    from: &'a mut StdinBuf,
+    into: &'a mut Vec<u8>,
+    start: usize,
+    kept: bool,
+}
+
+impl<'a> Taken<'a> {
+    fn new(from: &'a mut StdinBuf, into: &'a mut Vec<u8>) -> Taken<'a> {
+        let start = into.len();
+        Taken {
+            from,
+            into,
+            start,
+            kept: false,
+        }
+    }
+
+    /// The read returned: the bytes stay with the caller. Returns how many
+    /// were appended with `result`'s outcome.
+    fn keep(mut self, result: io::Result<()>) -> io::Result<usize> {
+        self.kept = true;
+        result.map(|()| self.into.len() - self.start)
+    }
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            let bytes = self.into.split_off(self.start);
+            self.from.unread(&bytes);
+        }
+    }
+}
+
 fn stdin_buf() -> &'static Mutex<StdinBuf> {
-    static STDIN: OnceLock<Mutex<StdinBuf>> = OnceLock::new();
-    STDIN.get_or_init(|| Mutex::new(BufReader::with_capacity(STDIN_BUF, StdinRaw)))
+    static STDIN: Mutex<StdinBuf> = Mutex::new(StdinBuf::new());
+    &STDIN
 }
 
 /// A handle to the process's standard input, like `std::io::Stdin`, whose
@@ -459,6 +784,14 @@ fn stdin_buf() -> &'static Mutex<StdinBuf> {
 ///   sees what std had buffered first). Read stdin through one of the two.
 /// * A pool thread stays blocked in `read` while stdin has no data.
 /// * `IsTerminal` is green's own trait (std's is sealed).
+///
+/// # Cancellation
+///
+/// Reads that wait are cancellation points (`green::rt::timeout`,
+/// `green::thread::Cancel`). A cancelled read loses no input: what the pool
+/// had already read from fd 0, and what a `read_line`, `read_until`,
+/// `read_exact` or `read_to_end` had taken for its caller, is returned by
+/// the next read, in order. The caller's buffer is left as it was.
 ///
 /// # Examples
 ///

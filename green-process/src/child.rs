@@ -177,6 +177,12 @@ impl Child {
     ///
     /// Only the calling green thread waits (see the type's docs).
     ///
+    /// The wait is a cancellation point (`green::rt::timeout`,
+    /// `green::thread::Cancel`): cancelled, it leaves the child running and
+    /// unreaped, so a later `wait` or `try_wait` still gets its status.
+    /// (Where pidfds are unavailable, a pool thread stays in `waitid` until
+    /// the child exits.)
+    ///
     /// # Errors
     ///
     /// As std: the OS error of `waitpid` (`ECHILD` if something else in
@@ -253,6 +259,9 @@ impl Child {
                         let mut buf = Vec::new();
                         err.drain(&mut buf).map(|_| buf)
                     })?;
+                // If this caller is cancelled while it drains stdout, the
+                // helper is cancelled too rather than left reading stderr.
+                let helper = CancelOnUnwind::new(helper);
                 let read_out = out.drain(&mut stdout);
                 let read_err = match helper.join() {
                     Ok(read) => read,
@@ -268,6 +277,42 @@ impl Child {
             stdout,
             stderr,
         })
+    }
+}
+
+/// A helper thread's handle that cancels the helper unless it was joined
+/// (the waiting caller unwound: it was cancelled, or its `timeout` passed,
+/// while it read stdout or waited in `join`).
+struct CancelOnUnwind<T> {
+    thread: green_core::thread::Thread,
+    handle: Option<green_core::thread::JoinHandle<T>>,
+    joined: bool,
+}
+
+impl<T> CancelOnUnwind<T> {
+    fn new(handle: green_core::thread::JoinHandle<T>) -> CancelOnUnwind<T> {
+        CancelOnUnwind {
+            thread: handle.thread().clone(),
+            handle: Some(handle),
+            joined: false,
+        }
+    }
+
+    fn join(mut self) -> std::thread::Result<T> {
+        let Some(handle) = self.handle.take() else {
+            unreachable!("green-process: helper joined twice")
+        };
+        let result = handle.join();
+        self.joined = true;
+        result
+    }
+}
+
+impl<T> Drop for CancelOnUnwind<T> {
+    fn drop(&mut self) {
+        if !self.joined {
+            green_core::thread::Cancel::cancel(&self.thread);
+        }
     }
 }
 

@@ -215,6 +215,11 @@ impl Command {
     /// Piped streams come back as green handles, non-blocking on the
     /// parent's side.
     ///
+    /// Waiting for a place among those spawns is a cancellation point
+    /// (`green::rt::timeout`, `green::thread::Cancel`); the spawn itself is
+    /// not, so a cancel never leaves a child started with nobody holding
+    /// its `Child`: it takes effect at the next blocking call.
+    ///
     /// # Errors
     ///
     /// As std: `NotFound` for a missing program, `PermissionDenied` for one
@@ -300,13 +305,21 @@ impl Command {
     /// Runs std's spawn on the blocking pool. The std `Command` travels to
     /// the pool job by value and comes back with the result (a placeholder
     /// holds its place meanwhile; `&mut self` keeps anyone from seeing it).
+    ///
+    /// Waiting for a place at the gate is a cancellation point; the spawn
+    /// itself is not (`uncancellable`): a cancelled caller would leave the
+    /// job to start a child nobody holds a handle to, and take the std
+    /// `Command` with it. A spawn is short CPU work, so a cancel or a
+    /// deadline takes effect at the next blocking call after it.
     fn spawn_std(&mut self) -> io::Result<std::process::Child> {
         let _permit = SPAWN_GATE.enter();
         let cmd = std::mem::replace(&mut self.inner, std::process::Command::new(""));
-        let (cmd, spawned) = green_core::unblock(move || {
-            let mut cmd = cmd;
-            let spawned = cmd.spawn();
-            (cmd, spawned)
+        let (cmd, spawned) = green_core::cancel::uncancellable(|| {
+            green_core::unblock(move || {
+                let mut cmd = cmd;
+                let spawned = cmd.spawn();
+                (cmd, spawned)
+            })
         });
         self.inner = cmd;
         spawned

@@ -1,10 +1,23 @@
-//! `Barrier` and `BarrierWaitResult`: std's algorithm (a generation counter
-//! under a mutex, a condvar to wait on) over the green `Mutex` and `Condvar`.
+//! `Barrier` and `BarrierWaitResult`: std's algorithm (a count and a
+//! generation number; the last to arrive starts the next generation and
+//! wakes the others) with the waiting done on the crate's [`WaitQueue`].
+//!
+//! The count lives under a short `std::sync::Mutex` that nothing ever holds
+//! across a park, and the generation in an atomic that a waiter re-checks
+//! under the queue lock before it parks (the leader bumps it before it
+//! takes that lock to wake everyone), so no wake-up is lost. Because the
+//! state lock never waits, a waiter that is cancelled can take its arrival
+//! back from a drop guard without blocking while it unwinds.
 
 use std::fmt;
-use std::sync::PoisonError;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
 
-use crate::{Condvar, Mutex};
+use crate::sites;
+use crate::waiter::WaitQueue;
+
+/// Token of a waiter released by its generation's leader.
+const TOKEN_RELEASED: usize = 1;
 
 /// A barrier enables multiple threads to synchronize the beginning of some
 /// computation; the green version of [`std::sync::Barrier`].
@@ -39,15 +52,14 @@ use crate::{Condvar, Mutex};
 /// assert_eq!(leaders, 1);
 /// ```
 pub struct Barrier {
-    lock: Mutex<BarrierState>,
-    cvar: Condvar,
+    /// Arrivals in the current generation.
+    count: StdMutex<usize>,
+    /// The current generation; changed only under `count`'s lock, read by
+    /// waiters under the queue lock.
+    generation: AtomicUsize,
+    /// Waiters of the current generation.
+    queue: WaitQueue,
     num_threads: usize,
-}
-
-/// The inner state of a double barrier.
-struct BarrierState {
-    count: usize,
-    generation_id: usize,
 }
 
 /// Returned by [`Barrier::wait`] when all threads in the barrier have
@@ -67,36 +79,87 @@ impl Barrier {
     #[inline]
     pub const fn new(n: usize) -> Barrier {
         Barrier {
-            lock: Mutex::new(BarrierState {
-                count: 0,
-                generation_id: 0,
-            }),
-            cvar: Condvar::new(),
+            count: StdMutex::new(0),
+            generation: AtomicUsize::new(0),
+            queue: WaitQueue::new(),
             num_threads: n,
         }
+    }
+
+    /// The arrival count. Nothing panics or parks under this lock, so its
+    /// poisoning cannot come from here; it is ignored anyway.
+    fn count(&self) -> StdMutexGuard<'_, usize> {
+        self.count.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Blocks the current green thread (or OS thread) until all `n` have
     /// rendezvoused here; exactly one of them gets a result whose
     /// [`is_leader`](BarrierWaitResult::is_leader) is `true`. The barrier is
     /// reusable afterwards.
+    ///
+    /// # Cancellation
+    ///
+    /// The wait is a cancellation point (`green::rt::timeout`,
+    /// `green::thread::Cancel`). A waiter cancelled before its generation
+    /// is complete takes its arrival back, as if it had never called
+    /// `wait`: the others go on waiting for `n` arrivals (std has no way to
+    /// leave a barrier; a thread that never arrives leaves the others
+    /// waiting there too). One cancelled after the last arrival released
+    /// its generation changes nothing: the others have gone on.
     pub fn wait(&self) -> BarrierWaitResult {
-        // No user code runs under this lock, so it is never poisoned; std's
-        // barrier uses a non-poisoning mutex.
-        let mut lock = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let local_gen = lock.generation_id;
-        lock.count += 1;
-        if lock.count < self.num_threads {
-            let _lock = self
-                .cvar
-                .wait_while(lock, |state| local_gen == state.generation_id)
-                .unwrap_or_else(PoisonError::into_inner);
-            BarrierWaitResult(false)
-        } else {
-            lock.count = 0;
-            lock.generation_id = lock.generation_id.wrapping_add(1);
-            self.cvar.notify_all();
-            BarrierWaitResult(true)
+        let mut count = self.count();
+        let generation = self.generation.load(Ordering::Relaxed);
+        *count += 1;
+        if *count >= self.num_threads {
+            // The leader: start the next generation, then wake this one
+            // (outside the count's lock).
+            *count = 0;
+            self.generation
+                .store(generation.wrapping_add(1), Ordering::SeqCst);
+            drop(count);
+            self.queue.unpark_all(TOKEN_RELEASED);
+            return BarrierWaitResult(true);
+        }
+        drop(count);
+        let withdraw = Withdraw {
+            barrier: self,
+            generation,
+        };
+        loop {
+            let ticket = self.queue.enqueue_if(0, false, &sites::BARRIER, |_| {
+                // Under the queue lock: the leader bumps the generation
+                // before it takes this lock to wake everyone.
+                self.generation.load(Ordering::SeqCst) == generation
+            });
+            let Some(ticket) = ticket else {
+                break;
+            };
+            // The only token is `TOKEN_RELEASED`, given to every waiter at
+            // once: nothing to pass on if cancelled after it.
+            let _token = ticket.wait(None, |_, _| {}, |_| {});
+            if self.generation.load(Ordering::SeqCst) != generation {
+                break;
+            }
+        }
+        std::mem::forget(withdraw);
+        BarrierWaitResult(false)
+    }
+}
+
+/// Held by a waiter while it waits for its generation to be released;
+/// dropped only if the wait unwinds (a cancel or a `timeout`), and then
+/// takes the waiter's arrival back, unless the generation was released
+/// meanwhile. Never parks: the count's lock is never held across a wait.
+struct Withdraw<'a> {
+    barrier: &'a Barrier,
+    generation: usize,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        let mut count = self.barrier.count();
+        if self.barrier.generation.load(Ordering::Relaxed) == self.generation {
+            *count -= 1;
         }
     }
 }

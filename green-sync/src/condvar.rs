@@ -49,6 +49,17 @@ impl WaitTimeoutResult {
 ///   not rely on that (std allows spurious wake-ups, and so does this API).
 /// * Using one condvar with several mutexes is allowed and never panics.
 ///
+/// # Cancellation
+///
+/// Every wait (`wait`, `wait_while`, `wait_timeout`, `wait_timeout_while`)
+/// is a cancellation point (`green::rt::timeout`, `green::thread::Cancel`),
+/// and so is taking the mutex back afterwards. A cancelled wait unwinds
+/// without the mutex: the guard was given up when `wait` was called, so the
+/// mutex is left unlocked and not poisoned (its data was consistent when
+/// the caller chose to wait). A waiter that had already been notified and
+/// is then cancelled passes the notification on to another waiter, so a
+/// `notify_one` is not swallowed by a thread that will never act on it.
+///
 /// # Examples
 ///
 /// ```
@@ -252,6 +263,11 @@ impl Condvar {
 
     /// The common wait: enqueue, unlock, park, relock. Returns the relocked
     /// guard and whether the deadline passed before a notification.
+    ///
+    /// Cancelled (the park or the relock unwinds), the wait leaves the mutex
+    /// unlocked (the caller's guard was given up when it called `wait`) and
+    /// takes nothing with it: a waiter still queued leaves the queue; one
+    /// already notified passes the notification to the next waiter.
     fn wait_until<'a, T>(
         &self,
         guard: MutexGuard<'a, T>,
@@ -265,10 +281,31 @@ impl Condvar {
             unreachable!("green Condvar: enqueue refused");
         };
         let mutex = mutex::unlock_for_wait(guard);
-        let token = ticket.wait(deadline, |_| {
-            self.waiters.fetch_sub(1, Ordering::Relaxed);
-        });
-        (mutex.lock(), token.is_none())
+        let token = ticket.wait(
+            deadline,
+            |_, _| {
+                self.waiters.fetch_sub(1, Ordering::Relaxed);
+            },
+            |_| self.notify_one(),
+        );
+        if token.is_none() {
+            return (mutex.lock(), true);
+        }
+        // Notified: if relocking unwinds, the notification goes on too.
+        let pass_on = PassOn(self);
+        let guard = mutex.lock();
+        std::mem::forget(pass_on);
+        (guard, false)
+    }
+}
+
+/// Held by a notified waiter while it relocks the mutex: dropped only if
+/// that unwinds (cancelled), and then wakes another waiter in its place.
+struct PassOn<'a>(&'a Condvar);
+
+impl Drop for PassOn<'_> {
+    fn drop(&mut self) {
+        self.0.notify_one();
     }
 }
 

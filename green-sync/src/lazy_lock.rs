@@ -27,6 +27,13 @@ use crate::once::RawOnce;
 /// lock and every later access panics with "LazyLock instance has previously
 /// been poisoned"). Re-entrant initialization never returns, as with std.
 ///
+/// # Cancellation
+///
+/// Waiting for another thread's initialization is a cancellation point
+/// (`green::rt::timeout`, `green::thread::Cancel`); a cancelled waiter just
+/// leaves. An initializer unwound by a cancel or a deadline poisons the
+/// lock as a panicking one does.
+///
 /// # Examples
 ///
 /// ```

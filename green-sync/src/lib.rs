@@ -71,6 +71,16 @@
 //!   not run yet. [`RwLock`] is FIFO with writer preference and direct
 //!   hand-over.
 //!
+//! # Cancellation
+//!
+//! Every wait in this crate is a cancellation point of green's deadlines
+//! and cancels (`green::rt::timeout`, `green::thread::Cancel`): a call that
+//! has to park may unwind instead, and one that completes at once never
+//! does. A cancelled wait leaves no waiter behind and passes on whatever a
+//! waker had already handed it (a lock hand-over, a notification, a free
+//! slot); each type's docs say what that means for it. Locks held while a
+//! cancel unwinds are poisoned as a panic would poison them.
+//!
 //! # Differences from std
 //!
 //! * [`WaitTimeoutResult`], [`BarrierWaitResult`] and [`OnceState`] are this

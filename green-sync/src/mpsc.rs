@@ -23,6 +23,27 @@
 //! * When the [`Receiver`] is dropped, buffered messages are dropped at once
 //!   (std does the same).
 //!
+//! # Cancellation
+//!
+//! Every wait is a cancellation point (`green::rt::timeout`,
+//! `green::thread::Cancel`): `recv`, `recv_timeout`, `iter`, and `send` on
+//! a full bounded channel or on a rendezvous channel. Nothing is lost or
+//! duplicated when one is cancelled:
+//!
+//! * a cancelled `recv` takes nothing: a message that arrived meanwhile
+//!   (even one a rendezvous sender handed straight to it) stays in the
+//!   channel for the next `recv`;
+//! * a cancelled bounded `send` delivered nothing (its value is dropped
+//!   with the unwinding call), and a free slot it had been woken for goes
+//!   to the next blocked sender;
+//! * a rendezvous `send` (`sync_channel(0)`) that is cancelled is either
+//!   withdrawn (it unwinds, and its value is dropped with it) or delivered
+//!   (it returns `Ok`), never both and never neither: if the receiver took
+//!   the value at the very moment the cancel fired, the send returns `Ok`
+//!   and the cancel (sticky) or the passed deadline takes effect at the
+//!   next blocking call. So a send that unwound delivered nothing, on
+//!   every kind of channel.
+//!
 //! # Examples
 //!
 //! ```
@@ -42,6 +63,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -178,7 +200,13 @@ impl<T> Chan<T> {
                     }
                 }
             };
+            let withdraw = Withdraw {
+                chan: self,
+                waiter: &waiter,
+                wait: Wait::Slot,
+            };
             let _token = waiter.wait(None);
+            std::mem::forget(withdraw);
             // Woken for a free slot (or a closed receiver): retry, first in
             // line if we lose the slot to a newcomer.
             front = true;
@@ -186,8 +214,27 @@ impl<T> Chan<T> {
     }
 
     /// A rendezvous sender waits until its offer is taken or refused.
+    ///
+    /// If the wait unwinds (a cancel or a passed deadline), the offer is
+    /// withdrawn and the unwind goes on: nothing was delivered. But the
+    /// receiver may have taken the value just as the cancel fired (between
+    /// the waiter's last look at its token and its park); then the value was
+    /// delivered, and the send returns `Ok` instead, so that a send that
+    /// unwinds has always delivered nothing. The cancel is not lost by
+    /// that: it is sticky (a deadline stays passed) and fires at the next
+    /// cancellation point.
     fn wait_offer(&self, waiter: &Arc<Waiter>) -> Result<(), SendError<T>> {
-        match waiter.wait(None) {
+        let token = match panic::catch_unwind(AssertUnwindSafe(|| waiter.wait(None))) {
+            Ok(token) => token,
+            Err(payload) => {
+                let taken = self.withdraw_offer(waiter);
+                if taken && green_core::cancel::is_cancellation(&*payload) {
+                    return Ok(());
+                }
+                panic::resume_unwind(payload);
+            }
+        };
+        match token {
             Some(TOKEN_TAKEN) => Ok(()),
             _ => {
                 // The receiver is gone and left our offer for us to take back.
@@ -206,6 +253,23 @@ impl<T> Chan<T> {
                 }
             }
         }
+    }
+
+    /// Takes a rendezvous sender's offer back if it is still queued (its
+    /// value is dropped here, without the lock held); returns whether the
+    /// receiver had taken it instead.
+    fn withdraw_offer(&self, waiter: &Arc<Waiter>) -> bool {
+        let withdrawn = {
+            let mut inner = self.lock();
+            let at = inner
+                .offers
+                .iter()
+                .position(|o| Arc::ptr_eq(&o.waiter, waiter));
+            at.and_then(|i| inner.offers.remove(i))
+        };
+        // Taken, or refused by a closing receiver (the offer stays queued
+        // then, and is withdrawn here too).
+        withdrawn.is_none() && waiter.token() == TOKEN_TAKEN
     }
 
     fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
@@ -279,7 +343,14 @@ impl<T> Chan<T> {
                 inner.recv_waiter = Some(waiter.clone());
                 waiter
             };
-            if waiter.wait(deadline).is_none() {
+            let withdraw = Withdraw {
+                chan: self,
+                waiter: &waiter,
+                wait: Wait::Message,
+            };
+            let token = waiter.wait(deadline);
+            std::mem::forget(withdraw);
+            if token.is_none() {
                 // Time is up: withdraw (unless a sender just took us), then
                 // look once more; a hand-over that won the race is received.
                 let mut inner = self.lock();
@@ -322,6 +393,59 @@ impl<T> Chan<T> {
         drop(woken);
         // Dropped without the lock held: a message's `Drop` may do anything.
         drop(buffered);
+    }
+}
+
+/// What a parked channel user waits for (see [`Withdraw`]).
+#[derive(Clone, Copy)]
+enum Wait {
+    /// The receiver, for a message.
+    Message,
+    /// A sender on a full bounded channel, for a free slot.
+    Slot,
+}
+
+/// Held while a channel user parks; dropped only if the park unwinds (a
+/// cancel or a `timeout`), and then undoes the wait without losing anything:
+///
+/// * the receiver stops being the parked receiver; a message a sender
+///   handed over meanwhile is in the buffer, and stays there for the next
+///   `recv`;
+/// * a sender still queued for a slot leaves; one already woken for a free
+///   slot wakes the next sender in its place.
+///
+/// (A rendezvous sender settles its offer itself: `Chan::wait_offer`.)
+struct Withdraw<'a, T> {
+    chan: &'a Chan<T>,
+    waiter: &'a Arc<Waiter>,
+    wait: Wait,
+}
+
+impl<T> Drop for Withdraw<'_, T> {
+    fn drop(&mut self) {
+        let mut woken = Woken::new();
+        {
+            let mut inner = self.chan.lock();
+            match self.wait {
+                Wait::Message => {
+                    if inner
+                        .recv_waiter
+                        .as_ref()
+                        .is_some_and(|w| Arc::ptr_eq(w, self.waiter))
+                    {
+                        inner.recv_waiter = None;
+                    }
+                }
+                Wait::Slot => {
+                    let queued = inner.send_waiters.remove(self.waiter);
+                    let free = inner.cap.is_some_and(|cap| inner.buf.len() < cap);
+                    if !queued && self.waiter.token() == TOKEN_READY && free {
+                        inner.send_waiters.wake_one(TOKEN_READY, &mut woken);
+                    }
+                }
+            }
+        }
+        drop(woken);
     }
 }
 

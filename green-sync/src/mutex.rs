@@ -120,6 +120,20 @@ impl RawMutex {
         }
     }
 
+    /// A woken waiter that will not retry (it was cancelled) hands its
+    /// wake-up on: clear `WOKEN` as its retry would have, and wake the next
+    /// waiter if there is one (it retries and re-queues if the lock is held,
+    /// as any woken waiter does). Never parks: it runs while unwinding.
+    #[cold]
+    fn pass_wake_on(&self) {
+        self.state.fetch_and(!WOKEN, Ordering::Relaxed);
+        // Pairs with the unlocker's fence: an unlock that read `WOKEN` still
+        // set (and so woke nobody) happened before this, and the lock it
+        // freed is seen by the waiter woken here.
+        fence(Ordering::SeqCst);
+        self.wake_one();
+    }
+
     #[cold]
     fn wake_one(&self) {
         // Claim the right to wake: only one woken waiter in flight.
@@ -165,6 +179,17 @@ impl RawMutex {
 /// * Fairness: barging is allowed but bounded (see the crate docs); a
 ///   waiter that waited more than 1 ms is served before newcomers.
 ///
+/// # Cancellation
+///
+/// A [`lock`](Mutex::lock) that has to wait is a cancellation point
+/// (`green::rt::timeout`, `green::thread::Cancel`); one that gets the lock
+/// at once is not. A waiter cancelled before it got the lock leaves the
+/// queue, and a wake-up an unlock had already sent it goes on to the next
+/// waiter, so the lock is never left with waiters nobody wakes. A thread
+/// that holds the lock when a cancel or a deadline unwinds it poisons the
+/// mutex exactly as a panic would (std's rule: the guard is dropped while
+/// the thread unwinds).
+///
 /// # Examples
 ///
 /// ```
@@ -189,7 +214,8 @@ pub struct Mutex<T: ?Sized> {
 
 /// An RAII guard of a locked [`Mutex`]: the data is reachable through
 /// `Deref`/`DerefMut`, and dropping the guard unlocks (poisoning the mutex if
-/// the thread is panicking). The green version of [`std::sync::MutexGuard`];
+/// the thread is unwinding: a panic, a cancel or a passed `timeout`
+/// deadline). The green version of [`std::sync::MutexGuard`];
 /// `!Send`, `Sync` when `T: Sync`, as std's.
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized + 'a> {
@@ -423,7 +449,17 @@ impl<T: ?Sized> Mutex<T> {
                 unreachable!("green Mutex: validation refused without acquiring");
             };
             // `lock` has no deadline, so the ticket only returns with a token.
-            let _token = ticket.wait(None, |_| {});
+            // If the park unwinds (cancelled), a waiter still queued takes
+            // its count back; one an unlocker already woke gives the wake-up
+            // to the next waiter, since unlockers wake nobody while `WOKEN`
+            // is set.
+            let _token = ticket.wait(
+                None,
+                |_, _| {
+                    raw.state.fetch_sub(ONE_WAITER, Ordering::Relaxed);
+                },
+                |_| raw.pass_wake_on(),
+            );
             woken = true;
             if start.elapsed() >= STARVE_AFTER && now_nanos() >= raw.fair_at.load(Ordering::Relaxed)
             {

@@ -176,7 +176,11 @@ impl RawOnce {
             }
         });
         if let Some(ticket) = ticket {
-            let _token = ticket.wait(None, |_| {});
+            // Cancelled, a waiter just leaves: the `QUEUED` bit it may have
+            // set only costs the completing caller a look at the queue, and
+            // a state change wakes every waiter, so there is nothing to pass
+            // on.
+            let _token = ticket.wait(None, |_, _| {}, |_| {});
         }
     }
 }
@@ -193,6 +197,14 @@ impl RawOnce {
 /// None in behaviour: same poisoning, same panic messages. As with std,
 /// calling `call_once` on the same `Once` from inside its own closure never
 /// returns.
+///
+/// # Cancellation
+///
+/// Waiting for another thread's initialization (`call_once`,
+/// `call_once_force`, `wait`, `wait_force`) is a cancellation point
+/// (`green::rt::timeout`, `green::thread::Cancel`); a cancelled waiter just
+/// leaves. An initializer unwound by a cancel or a deadline poisons the
+/// `Once` exactly as a panicking one does.
 ///
 /// # Examples
 ///

@@ -23,6 +23,14 @@ use crate::once::RawOnce;
 /// None in behaviour. As with std, initializing the cell again from inside
 /// its own initializer never returns.
 ///
+/// # Cancellation
+///
+/// Waiting for another thread's initialization (`wait`, a contended
+/// `get_or_init` or `set`) is a cancellation point (`green::rt::timeout`,
+/// `green::thread::Cancel`); a cancelled waiter just leaves. An initializer
+/// unwound by a cancel or a deadline leaves the cell empty, as a panicking
+/// one does: the next caller runs its own.
+///
 /// # Examples
 ///
 /// ```

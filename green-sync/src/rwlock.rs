@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
 use crate::sites;
-use crate::waiter::{WaitQueue, WaiterList};
+use crate::waiter::{WaitQueue, WaiterList, Woken};
 
 const WRITER: usize = 1;
 const PARKED: usize = 2;
@@ -170,7 +170,20 @@ impl RawRwLock {
                 return;
             }
             if let Some(ticket) = ticket {
-                if ticket.wait(None, |_| {}) == Some(TOKEN_HANDOFF) {
+                // If the park unwinds (cancelled): a waiter still queued
+                // leaves, and whoever it blocked (readers behind a waiting
+                // writer) may go now; one the lock was already handed to
+                // releases it again, which hands it on.
+                let token = ticket.wait(
+                    None,
+                    |list, woken| self.grant(list, woken),
+                    |token| {
+                        if token == TOKEN_HANDOFF {
+                            self.unlock(tag);
+                        }
+                    },
+                );
+                if token == Some(TOKEN_HANDOFF) {
                     return;
                 }
             }
@@ -204,43 +217,58 @@ impl RawRwLock {
         }
     }
 
+    /// Releases access of kind `tag` that the policy layer granted.
+    fn unlock(&self, tag: usize) {
+        if tag == TAG_WRITER {
+            self.write_unlock();
+        } else {
+            self.read_unlock();
+        }
+    }
+
     /// Hands the lock to the head of the queue if it can have it now, then
     /// recomputes the parked bits. Whoever holds the lock when this finds it
     /// busy will call it again on release (it sees `PARKED`).
     #[cold]
     fn hand_over(&self) {
-        self.queue.unpark_with(|list, woken| {
-            let mut state = self.state.load(Ordering::Acquire);
-            while let Some(head) = list.front() {
-                let (grant, count) = if head.tag() == TAG_WRITER {
-                    if state & (WRITER | READERS) != 0 {
-                        break;
-                    }
-                    (WRITER, 1)
-                } else {
-                    if state & WRITER != 0 {
-                        break;
-                    }
-                    let readers = list.iter().take_while(|w| w.tag() == TAG_READER).count();
-                    (ONE_READER * readers, readers)
-                };
-                match self.state.compare_exchange_weak(
-                    state,
-                    state + grant,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => {
-                        for _ in 0..count {
-                            list.wake_one(TOKEN_HANDOFF, woken);
-                        }
-                        break;
-                    }
-                    Err(actual) => state = actual,
+        self.queue
+            .unpark_with(|list, woken| self.grant(list, woken));
+    }
+
+    /// [`RawRwLock::hand_over`] under the queue lock: grants the head of
+    /// `list` (a writer, or every reader at the head) if the state allows
+    /// it now, and makes the parked bits match what is left.
+    fn grant(&self, list: &mut WaiterList, woken: &mut Woken) {
+        let mut state = self.state.load(Ordering::Acquire);
+        while let Some(head) = list.front() {
+            let (grant, count) = if head.tag() == TAG_WRITER {
+                if state & (WRITER | READERS) != 0 {
+                    break;
                 }
+                (WRITER, 1)
+            } else {
+                if state & WRITER != 0 {
+                    break;
+                }
+                let readers = list.iter().take_while(|w| w.tag() == TAG_READER).count();
+                (ONE_READER * readers, readers)
+            };
+            match self.state.compare_exchange_weak(
+                state,
+                state + grant,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    for _ in 0..count {
+                        list.wake_one(TOKEN_HANDOFF, woken);
+                    }
+                    break;
+                }
+                Err(actual) => state = actual,
             }
-            self.set_parked_bits(list);
-        });
+        }
+        self.set_parked_bits(list);
     }
 
     /// Makes `PARKED`/`WRITER_PARKED` match the queue (under its lock).
@@ -301,6 +329,16 @@ fn add_reader(state: usize) -> usize {
 ///   writer is waiting.
 /// * Uncontended `read`/`write` cost about two atomic operations more than
 ///   std's (two-layer design; see the source).
+///
+/// # Cancellation
+///
+/// [`read`](RwLock::read) and [`write`](RwLock::write) are cancellation
+/// points when they wait (`green::rt::timeout`, `green::thread::Cancel`).
+/// A cancelled waiter leaves the queue, letting in whoever it held back
+/// (readers behind a waiting writer); one the lock had already been handed
+/// to releases it again, which hands it to the next waiter. A writer
+/// unwound by a cancel or a deadline while it holds the lock poisons it, a
+/// reader does not: std's rule for panics.
 ///
 /// # Examples
 ///

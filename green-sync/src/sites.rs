@@ -7,6 +7,7 @@ pub(crate) static MUTEX_LOCK: WaitSite = WaitSite::new("Mutex::lock");
 pub(crate) static RWLOCK_READ: WaitSite = WaitSite::new("RwLock::read");
 pub(crate) static RWLOCK_WRITE: WaitSite = WaitSite::new("RwLock::write");
 pub(crate) static CONDVAR_WAIT: WaitSite = WaitSite::new("Condvar::wait");
+pub(crate) static BARRIER: WaitSite = WaitSite::new("Barrier::wait");
 pub(crate) static ONCE: WaitSite = WaitSite::new("Once::call_once");
 pub(crate) static MPSC_RECV: WaitSite = WaitSite::new("mpsc::Receiver::recv");
 pub(crate) static MPSC_SEND: WaitSite = WaitSite::new("mpsc::Sender::send");

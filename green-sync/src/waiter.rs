@@ -1,7 +1,7 @@
 //! The waiter queue: the one place in green-sync that parks anything.
 //!
 //! Every blocking type of the crate (`Mutex`, `RwLock`, `Condvar`, `Once`,
-//! `OnceLock`, `LazyLock`, `mpsc`; `Barrier` through `Mutex` + `Condvar`)
+//! `OnceLock`, `LazyLock`, `Barrier`, `mpsc`)
 //! sits on the two items here:
 //!
 //! * [`Waiter`] — one parked context (a green thread, or a plain OS thread
@@ -36,6 +36,23 @@
 //! steps 2 and 3 does not sleep. A waiter whose deadline passes removes itself
 //! under the lock; if it is no longer on the list, a waker got there first and
 //! the token is final.
+//!
+//! # Cancellation
+//!
+//! The park inside [`Waiter::wait`] is a cancellation point (green-core): a
+//! cancel or a passed `timeout` deadline unwinds out of it. A waiter that
+//! unwinds does what a timed-out one does, from a drop guard in
+//! [`Ticket::wait`] (the channels have their own guards in `mpsc.rs`): under
+//! the queue lock it removes itself and lets the primitive fix its published
+//! bits and counts (`left`). If it is no longer listed, a waker got there
+//! first and handed it a token that now nobody will act on, so the
+//! primitive passes it on (`forfeit`): a lock hand-over is released to the
+//! next waiter, a notification goes to another waiter, a wake for a free
+//! slot wakes another sender. Either way no entry stays behind (the list
+//! holds the waiter's context alive, which `green_core::dump::counters`
+//! would show) and nothing a waker handed out is lost. The guard runs while
+//! unwinding, so it never parks through a cancellation point and never
+//! unwinds again (it only takes the queue lock and unparks).
 //!
 //! # Memory ordering
 //!
@@ -116,6 +133,10 @@ impl Waiter {
     /// or `None` when the deadline passed first; in that case the waiter may
     /// still be on its list and the caller must remove it under the list's
     /// lock (and look at the token once more: a waker may have won the race).
+    ///
+    /// The park is a cancellation point: it may unwind, with the waiter in
+    /// the same two possible states, and the caller's drop guard must do the
+    /// same removal (see the module docs, Cancellation).
     ///
     /// This is the only loop around `park` in the crate. A green thread
     /// switches to its hub here; an OS thread runs its own hub.
@@ -331,26 +352,84 @@ impl WaitQueue {
     }
 }
 
-impl Ticket<'_> {
+impl<'q> Ticket<'q> {
     /// Step 3 of the handshake: parks until woken (returns the token) or
     /// `deadline` passes (returns `None` after removing the waiter from the
-    /// queue and running `timed_out` on the remaining list, under the lock).
-    pub(crate) fn wait(
-        self,
-        deadline: Option<Instant>,
-        timed_out: impl FnOnce(&WaiterList),
-    ) -> Option<usize> {
-        if let Some(token) = self.waiter.wait(deadline) {
+    /// queue and running `left` on the remaining list, under the lock).
+    ///
+    /// If the park unwinds (a cancel or a `timeout` deadline of the caller),
+    /// a guard does the same removal on the way out: `left` runs if the
+    /// waiter was still queued, and otherwise `forfeit` runs (after the lock
+    /// is released) with the token a waker handed it, so the primitive can
+    /// pass on what the waiter will never use. `left` may pick waiters to
+    /// wake in the `Woken` it gets; they are unparked after the lock is
+    /// released.
+    pub(crate) fn wait<L, F>(self, deadline: Option<Instant>, left: L, forfeit: F) -> Option<usize>
+    where
+        L: FnOnce(&mut WaiterList, &mut Woken),
+        F: FnOnce(usize),
+    {
+        let mut guard = OnUnwind {
+            ticket: &self,
+            left: Some(left),
+            forfeit: Some(forfeit),
+        };
+        let token = self.waiter.wait(deadline);
+        // Not unwinding: disarm the guard.
+        let left = guard.left.take();
+        guard.forfeit = None;
+        drop(guard);
+        if let Some(token) = token {
             return Some(token);
         }
+        match left {
+            Some(left) => self.leave(left),
+            None => unreachable!("green-sync: a ticket's guard lost its handler"),
+        }
+    }
+
+    /// Takes the waiter off the queue (running `left` under the lock) and
+    /// returns `None`; or, if a waker removed it first, returns the token it
+    /// handed over, which is final.
+    fn leave(&self, left: impl FnOnce(&mut WaiterList, &mut Woken)) -> Option<usize> {
+        let mut woken = Woken::new();
         let mut list = self.queue.lock();
         if list.remove(&self.waiter) {
-            timed_out(&list);
+            left(&mut list, &mut woken);
+            drop(list);
+            woken.unpark_all();
             None
         } else {
-            // A waker removed us before we got the lock: its token is final.
+            // A waker removed us before we got the lock: its token is final
+            // (stored under that lock, so visible now).
             drop(list);
             Some(self.waiter.token())
+        }
+    }
+}
+
+/// The drop guard of [`Ticket::wait`]: armed (both handlers present) only
+/// while the waiter parks, so it acts only when that park unwinds.
+struct OnUnwind<'t, 'q, L, F>
+where
+    L: FnOnce(&mut WaiterList, &mut Woken),
+    F: FnOnce(usize),
+{
+    ticket: &'t Ticket<'q>,
+    left: Option<L>,
+    forfeit: Option<F>,
+}
+
+impl<L, F> Drop for OnUnwind<'_, '_, L, F>
+where
+    L: FnOnce(&mut WaiterList, &mut Woken),
+    F: FnOnce(usize),
+{
+    fn drop(&mut self) {
+        if let (Some(left), Some(forfeit)) = (self.left.take(), self.forfeit.take()) {
+            if let Some(token) = self.ticket.leave(left) {
+                forfeit(token);
+            }
         }
     }
 }
