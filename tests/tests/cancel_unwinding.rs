@@ -146,60 +146,53 @@ fn a_cancel_during_panic_unwinding_does_not_unwind_again() {
     assert!(done.load(Ordering::SeqCst));
 }
 
-/// A green thread placed on this OS thread's hub that panics and then
-/// waits in a destructor until released; returns the releasing sender once
-/// it waits there.
-fn local_unwinder_waiting_in_drop() -> mpsc::Sender<u32> {
-    let (tx, rx) = mpsc::channel();
-    let (started, has_started) = mpsc::channel();
-    let d = BlocksInDrop {
-        rx,
-        done: Arc::new(AtomicBool::new(false)),
-        started: None,
-    };
-    green::rt::runtime::spawn_local(move || {
-        let _d = d;
-        started.send(()).unwrap();
-        panic!("unwinds with a waiting destructor");
-    });
-    // Runs this thread's hub until the local thread waits in its `drop`.
-    has_started.recv().unwrap();
-    green::thread::sleep(Duration::from_millis(5));
-    tx
-}
-
-/// Core limitation (reproducer): a green thread suspended in the middle of
-/// unwinding (its destructor waits) makes `std::thread::panicking()` true
-/// for everything else on its OS thread, and the cancellation point takes
-/// that for "this thread is unwinding": a `timeout` on the same hub
-/// neither fires nor bounds its wait. Here the root of this OS thread
-/// sleeps 300 ms inside a 20 ms `timeout`: `Err(Elapsed)` is right; with
-/// the limitation the sleep runs its full length and `timeout` returns
-/// `Ok(())`. (A `sleep(600 s)` there would hang for 600 s.)
+/// A green thread that unwinds (a panic) and waits in its destructor holds
+/// its hub while it waits, as an OS thread would: std counts panics per OS
+/// thread, so a neighbour run meanwhile would see `thread::panicking()`.
+/// Here the neighbour, on the same hub, takes a lock before the unwinder
+/// waits and releases it after: the mutex is not poisoned, and the
+/// neighbour's own deadlines work once it runs again.
 #[test]
-#[ignore = "core limitation: std's panic count is per OS thread, shared by the green threads of a hub"]
-fn a_thread_unwinding_in_a_waiting_destructor_leaves_its_hubs_deadlines_alone() {
+fn a_thread_waiting_in_a_destructor_while_unwinding_leaves_its_neighbours_alone() {
     let _serial = serial();
-    let release = local_unwinder_waiting_in_drop();
-    let r = timeout(SHORT, || green::thread::sleep(Duration::from_millis(300)));
-    release.send(1).unwrap();
-    green::thread::sleep(SHORT);
-    assert_eq!(r, Err(Elapsed));
-}
-
-/// Core limitation (reproducer), same cause: a guard taken before and
-/// dropped normally after a green thread of the same hub got suspended
-/// mid-unwind poisons its mutex (std's guard compares
-/// `thread::panicking()` at lock and at unlock).
-#[test]
-#[ignore = "core limitation: std's panic count is per OS thread, shared by the green threads of a hub"]
-fn a_thread_unwinding_in_a_waiting_destructor_does_not_poison_others_locks() {
-    let _serial = serial();
-    let m = green::sync::Mutex::new(0);
-    let guard = m.lock().unwrap();
-    let release = local_unwinder_waiting_in_drop();
-    drop(guard);
-    release.send(1).unwrap();
-    green::thread::sleep(SHORT);
-    assert!(!m.is_poisoned());
+    let r = green::thread::spawn(|| {
+        let m = Arc::new(green::sync::Mutex::new(0));
+        let guard = m.lock().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let (started, has_started) = std::sync::mpsc::channel();
+        let d = BlocksInDrop {
+            rx,
+            done: Arc::new(AtomicBool::new(false)),
+            started: Some(started),
+        };
+        // The release comes from another OS thread, later.
+        let releaser = std::thread::spawn(move || {
+            has_started.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(1).unwrap();
+        });
+        let unwinder = green::rt::runtime::spawn_local(move || {
+            let _d = d;
+            panic!("unwinds with a waiting destructor");
+        });
+        // Runs the unwinder, which holds the hub until its destructor is
+        // released.
+        green::thread::yield_now();
+        drop(guard);
+        let poisoned = m.is_poisoned();
+        let deadline = timeout(SHORT, || green::thread::sleep(LONG));
+        releaser.join().unwrap();
+        let payload = unwinder.join().unwrap_err();
+        (poisoned, deadline, payload_str(&*payload).map(String::from))
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        r,
+        (
+            false,
+            Err(Elapsed),
+            Some("unwinds with a waiting destructor".to_string())
+        )
+    );
 }
