@@ -296,16 +296,32 @@ impl Hub {
         if !ctx.begin_park() {
             return;
         }
+        // Done once the wake has *arrived*: a waker moves the context to
+        // RUNNING and then queues it (here, or through the inbox from another
+        // thread), so RUNNING alone would leave a queue entry behind for a
+        // thread that is running already.
+        let mut timed_out = false;
         loop {
-            if !ctx.is_parked() || deadline.is_some_and(|d| Instant::now() >= d) {
-                break;
-            }
             self.drain_inbox();
-            let next = self.fire_timers();
-            if !ctx.is_parked() {
+            if self.take_queued(&ctx) {
                 break;
             }
-            let wake_at = match (next, deadline) {
+            if !timed_out && deadline.is_some_and(|d| Instant::now() >= d) {
+                // Wake ourselves; if a waker won the race, its entry comes.
+                timed_out = true;
+                ctx.wake();
+                continue;
+            }
+            let next = self.fire_timers();
+            if self.take_queued(&ctx) {
+                break;
+            }
+            if !ctx.is_parked() {
+                // Woken; the waker is between its state change and the queue.
+                std::hint::spin_loop();
+                continue;
+            }
+            let wake_at = match (next, deadline.filter(|_| !timed_out)) {
                 (Some(t), Some(d)) => Some(t.min(d)),
                 (t, d) => t.or(d),
             };
@@ -317,11 +333,14 @@ impl Hub {
             self.poll(wake_at);
             self.shared.sleeping.store(false, Ordering::SeqCst);
         }
-        ctx.end_root_park();
-        // Its waker queued it to be resumed; it is running already.
-        self.run_queue
-            .borrow_mut()
-            .retain(|c| !Arc::ptr_eq(c, &ctx));
+    }
+
+    /// Takes `ctx` out of the run queue; returns whether it was there.
+    fn take_queued(&self, ctx: &Arc<Ctx>) -> bool {
+        let mut queue = self.run_queue.borrow_mut();
+        let before = queue.len();
+        queue.retain(|c| !Arc::ptr_eq(c, ctx));
+        queue.len() != before
     }
 
     /// Switches a green thread that `begin_park` moved to `PARKED` out to
