@@ -222,6 +222,11 @@ pub(crate) fn steal(me: &HubShared) -> Result<Vec<Spawn>, Option<Instant>> {
             continue;
         }
         if victim.sleeping.load(Ordering::SeqCst) {
+            if victim.queued() == 0 {
+                // Idle: nothing to take, now or later (a spawn there wakes
+                // it, and a backlog wakes us).
+                continue;
+            }
             // Notified and about to wake (which can take longer than
             // STEAL_AFTER on a busy machine): its spawns stay together.
             // Look again in a while in case it stays busy once awake.
