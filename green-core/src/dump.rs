@@ -156,6 +156,10 @@ pub struct Counters {
     pub fd_registrations: usize,
     /// Pending timers on the hubs.
     pub timers: usize,
+    /// Waits in the hubs' pollers so far (each sleep, and each look at fd
+    /// events between green threads): a process with nothing to do should
+    /// see this stand nearly still.
+    pub polls: u64,
 }
 
 /// Current [`Counters`], summed over every hub that has run green threads.
@@ -168,6 +172,7 @@ pub fn counters() -> Counters {
         green_threads: crate::stack::threads(),
         fd_registrations: hubs.iter().map(|h| h.fds.load(Ordering::Relaxed)).sum(),
         timers: hubs.iter().map(|h| h.timers.load(Ordering::Relaxed)).sum(),
+        polls: hubs.iter().map(|h| h.polls.load(Ordering::Relaxed)).sum(),
     }
 }
 

@@ -688,6 +688,11 @@ impl Hub {
     /// Waits for fd events until `wake_at` (or forever) and wakes their waiters.
     fn poll(&self, wake_at: Option<Instant>) {
         self.since_poll.set(0);
+        let polls = &self.shared.polls;
+        polls.store(
+            polls.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
         let mut events = self.events.borrow_mut();
         let timeout = wake_at.map(|at| at.saturating_duration_since(Instant::now()));
         match poll::wait(&self.shared.poller, &mut events, timeout) {

@@ -79,6 +79,8 @@ pub(crate) struct HubShared {
     /// Resumes so far; the monitor sees a hub whose count stands still while
     /// `running` is set as stuck.
     pub(crate) switches: AtomicU64,
+    /// Waits in the poller so far (for idle checks: `dump::counters`).
+    pub(crate) polls: AtomicU64,
     /// Set by the monitor while this hub is stuck: nothing new is placed
     /// here, and queued spawns move elsewhere.
     pub(crate) stuck: AtomicBool,
@@ -132,6 +134,7 @@ impl HubShared {
             io: Mutex::new(Slab::default()),
             running: AtomicU64::new(0),
             switches: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
             stuck: AtomicBool::new(false),
             worker: AtomicBool::new(false),
             timers: AtomicUsize::new(0),
