@@ -102,7 +102,9 @@ fn read_timeout_gives_would_block(#[case] on: On) {
         assert_eq!(ticks.load(Ordering::SeqCst), 10);
         ticker.join();
         // The same for a write timeout? A full send buffer: SO_SNDTIMEO.
-        server.set_write_timeout(Some(Duration::from_millis(50))).unwrap();
+        server
+            .set_write_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
         let chunk = vec![7u8; 1 << 16];
         let mut sent = 0usize;
         let err = loop {
@@ -259,7 +261,11 @@ fn fork_child_reads(#[case] on: On) {
         // SAFETY: `status` is valid for writes; `pid` is our child.
         assert_eq!(unsafe { waitpid(pid, &mut status, 0) }, pid);
         // WIFEXITED and WEXITSTATUS, spelled out.
-        assert_eq!(status & 0x7f, 0, "the child did not exit normally: {status:#x}");
+        assert_eq!(
+            status & 0x7f,
+            0,
+            "the child did not exit normally: {status:#x}"
+        );
         assert_eq!((status >> 8) & 0xff, 42);
     });
 }

@@ -7,8 +7,12 @@ use libc::{addrinfo, c_char, c_int};
 
 use super::green_here;
 
-type GetAddrInfo =
-    unsafe extern "C" fn(*const c_char, *const c_char, *const addrinfo, *mut *mut addrinfo) -> c_int;
+type GetAddrInfo = unsafe extern "C" fn(
+    *const c_char,
+    *const c_char,
+    *const addrinfo,
+    *mut *mut addrinfo,
+) -> c_int;
 
 /// libc's `getaddrinfo`.
 fn real() -> Option<GetAddrInfo> {
@@ -38,14 +42,26 @@ pub unsafe extern "C" fn getaddrinfo(
         // SAFETY: the caller's contract.
         return unsafe { real(node, service, hints, res) };
     }
-    let args = (node as usize, service as usize, hints as usize, res as usize);
+    let args = (
+        node as usize,
+        service as usize,
+        hints as usize,
+        res as usize,
+    );
     // The caller's pointers outlive the job: `unblock` returns only once it
     // has run, and nothing cancels it inside `uncancellable`.
     let (rc, err) = crate::cancel::uncancellable(|| {
         crate::unblock(move || {
             let (n, s, h, r) = args;
             // SAFETY: the caller's arguments, valid until it returns.
-            let rc = unsafe { real(n as *const c_char, s as *const c_char, h as *const addrinfo, r as *mut *mut addrinfo) };
+            let rc = unsafe {
+                real(
+                    n as *const c_char,
+                    s as *const c_char,
+                    h as *const addrinfo,
+                    r as *mut *mut addrinfo,
+                )
+            };
             (rc, super::errno())
         })
     });

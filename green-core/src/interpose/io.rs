@@ -117,7 +117,8 @@ unsafe fn plain_iov(fd: c_int, iov: &[iovec], write: bool) -> Sys {
 ///
 /// `iov` describes memory valid for writes.
 unsafe fn read_iov(fd: c_int, iov: &[iovec]) -> Sys {
-    // SAFETY (all blocks below): `iov` is valid per the caller.
+    // (Unsafe blocks here:) `iov` is valid per the caller.
+    // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
     match unsafe { recv_iov(fd, iov, 0) } {
         Err(libc::ENOTSOCK) => {}
         first => {
@@ -126,23 +127,30 @@ unsafe fn read_iov(fd: c_int, iov: &[iovec]) -> Sys {
                 first,
                 Interest::Read,
                 Some(libc::SO_RCVTIMEO),
+                // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
                 |d| unsafe { recv_iov(d, iov, 0) },
+                // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
                 || unsafe { plain_iov(fd, iov, false) },
-            )
+            );
         }
     }
     if kind(fd) != Kind::Pipe {
+        // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
         return unsafe { plain_iov(fd, iov, false) };
     }
+    // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
     match unsafe { pipe_iov(fd, iov, false) } {
         // An old kernel without RWF_NOWAIT on pipes: the plain call.
+        // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
         Err(libc::EOPNOTSUPP | libc::EINVAL) => unsafe { plain_iov(fd, iov, false) },
         first => settle(
             fd,
             first,
             Interest::Read,
             None,
+            // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
             |d| unsafe { pipe_iov(d, iov, false) },
+            // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
             || unsafe { plain_iov(fd, iov, false) },
         ),
     }
@@ -235,18 +243,42 @@ impl<'a> Writer<'a> {
 /// `iov` describes memory valid for reads.
 unsafe fn write_iov(fd: c_int, iov: &[iovec], flags: c_int) -> Sys {
     let mut w = Writer::new(iov);
-    // SAFETY (all blocks below): `iov` and its rest are valid per the
+    // (Unsafe blocks here:) `iov` and its rest are valid per the
     // caller.
+    // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
     match w.step(|part| unsafe { send_iov(fd, part, flags) }) {
         Err(libc::ENOTSOCK) => {}
-        first => return finish_write(fd, first, w, Some(libc::SO_SNDTIMEO), |d, p| unsafe { send_iov(d, p, flags) }, |p| unsafe { plain_iov(fd, p, true) }),
+        first => {
+            return finish_write(
+                fd,
+                first,
+                w,
+                Some(libc::SO_SNDTIMEO),
+                // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
+                |d, p| unsafe { send_iov(d, p, flags) },
+                // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
+                |p| unsafe { plain_iov(fd, p, true) },
+            );
+        }
     }
     if kind(fd) != Kind::Pipe {
+        // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
         return unsafe { plain_iov(fd, iov, true) };
     }
+    // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
     match w.step(|part| unsafe { pipe_iov(fd, part, true) }) {
+        // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
         Err(libc::EOPNOTSUPP | libc::EINVAL) => unsafe { plain_iov(fd, iov, true) },
-        first => finish_write(fd, first, w, None, |d, p| unsafe { pipe_iov(d, p, true) }, |p| unsafe { plain_iov(fd, p, true) }),
+        first => finish_write(
+            fd,
+            first,
+            w,
+            None,
+            // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
+            |d, p| unsafe { pipe_iov(d, p, true) },
+            // SAFETY: the iovecs are the caller's buffers (or their unsent tail), valid as this function's contract requires.
+            |p| unsafe { plain_iov(fd, p, true) },
+        ),
     }
 }
 

@@ -132,10 +132,7 @@ fn green_here() -> bool {
 /// thread of the same hub into it (green::io's streams are the green way).
 #[inline(always)]
 fn green_fd(fd: c_int) -> bool {
-    crate::signal::green_running()
-        && fd > 2
-        && !DIRECT.get()
-        && !FORKED.load(Ordering::Relaxed)
+    crate::signal::green_running() && fd > 2 && !DIRECT.get() && !FORKED.load(Ordering::Relaxed)
 }
 
 /// The calling thread's `errno`.
@@ -242,7 +239,7 @@ fn wait(
     fd: c_int,
     interest: Interest,
     deadline: Option<Instant>,
-    mut attempt: impl FnMut(c_int) -> Sys,
+    attempt: impl FnMut(c_int) -> Sys,
 ) -> Waited {
     // SAFETY: F_DUPFD_CLOEXEC takes an int; the new fd (if any) is ours.
     let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
@@ -251,7 +248,7 @@ fn wait(
     }
     // SAFETY: `dup` is a fresh fd that nothing else owns.
     let owned = unsafe { OwnedFd::from_raw_fd(dup) };
-    waited_on(GreenFd::new(owned), interest, deadline, |d| attempt(d))
+    waited_on(GreenFd::new(owned), interest, deadline, attempt)
 }
 
 /// `wait` on an fd of our own (a duplicate, or `poll`'s epoll set): the

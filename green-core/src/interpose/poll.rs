@@ -155,7 +155,9 @@ pub unsafe extern "C" fn ppoll(
     }
     // A copy of the timeout, as glibc's wrapper passes: the kernel writes
     // the time left into it, which ppoll(3) does not show the caller.
-    let ts_ptr = local.as_mut().map_or(std::ptr::null_mut(), std::ptr::from_mut);
+    let ts_ptr = local
+        .as_mut()
+        .map_or(std::ptr::null_mut(), std::ptr::from_mut);
     // SAFETY: the caller's array and mask; `ts_ptr` null or a local copy.
     finish(unsafe { raw::ppoll(fds, nfds, ts_ptr, mask) }) as c_int
 }

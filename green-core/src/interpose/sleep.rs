@@ -154,7 +154,12 @@ pub unsafe extern "C" fn sleep(seconds: c_uint) -> c_uint {
             tv_nsec: 0,
         };
         // SAFETY: a valid timespec.
-        let _ = unsafe { raw::call(libc::SYS_nanosleep, [std::ptr::from_ref(&ts) as usize, 0, 0, 0, 0, 0]) };
+        let _ = unsafe {
+            raw::call(
+                libc::SYS_nanosleep,
+                [std::ptr::from_ref(&ts) as usize, 0, 0, 0, 0, 0],
+            )
+        };
         return 0;
     }
     // SAFETY: `real` is libc's `sleep`, which has this signature.
@@ -182,7 +187,12 @@ pub unsafe extern "C" fn usleep(usec: useconds_t) -> c_int {
             tv_nsec: ((usec % 1_000_000) * 1000) as libc::c_long,
         };
         // SAFETY: a valid timespec.
-        let r = unsafe { raw::call(libc::SYS_nanosleep, [std::ptr::from_ref(&ts) as usize, 0, 0, 0, 0, 0]) };
+        let r = unsafe {
+            raw::call(
+                libc::SYS_nanosleep,
+                [std::ptr::from_ref(&ts) as usize, 0, 0, 0, 0, 0],
+            )
+        };
         return finish(r.map(|_| 0)) as c_int;
     }
     // SAFETY: `real` is libc's `usleep`, which has this signature.
@@ -190,4 +200,3 @@ pub unsafe extern "C" fn usleep(usec: useconds_t) -> c_int {
     // SAFETY: as usleep(3).
     unsafe { real(usec) }
 }
-

@@ -61,20 +61,24 @@ pub unsafe extern "C" fn recvfrom(
     addr: *mut sockaddr,
     addrlen: *mut socklen_t,
 ) -> ssize_t {
-    // SAFETY (every block): the caller's contract is recvfrom(2)'s, and
+    // (Unsafe blocks here:) the caller's contract is recvfrom(2)'s, and
     // each attempt passes its arguments on unchanged (the duplicate fd
     // names the same socket).
     if !green_fd(fd) || plain_flags(flags) {
+        // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
         return finish(unsafe { sys_recvfrom(fd, buf, len, flags, addr, addrlen) });
     }
     let nb = flags | libc::MSG_DONTWAIT;
+    // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
     let first = unsafe { sys_recvfrom(fd, buf, len, nb, addr, addrlen) };
     finish(settle(
         fd,
         first,
         Interest::Read,
         Some(libc::SO_RCVTIMEO),
+        // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
         |d| unsafe { sys_recvfrom(d, buf, len, nb, addr, addrlen) },
+        // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
         || unsafe { sys_recvfrom(fd, buf, len, flags, addr, addrlen) },
     ))
 }
@@ -87,7 +91,16 @@ pub unsafe extern "C" fn recvfrom(
 #[no_mangle]
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
     // SAFETY: the caller's contract; no address is asked for.
-    unsafe { recvfrom(fd, buf, len, flags, std::ptr::null_mut(), std::ptr::null_mut()) }
+    unsafe {
+        recvfrom(
+            fd,
+            buf,
+            len,
+            flags,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    }
 }
 
 /// `recvmsg(2)`, green on a green thread.
@@ -97,7 +110,8 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
 /// recvmsg(2)'s contract.
 #[no_mangle]
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
-    // SAFETY (every block): the caller's contract, passed on unchanged.
+    // (Unsafe blocks here:) the caller's contract, passed on unchanged.
+    // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
     let call = |fd: c_int, flags: c_int| unsafe {
         raw::call(
             libc::SYS_recvmsg,
@@ -169,20 +183,24 @@ pub unsafe extern "C" fn sendto(
         iov_base: buf.cast_mut(),
         iov_len: len,
     }];
-    // SAFETY (every block): the caller's contract is sendto(2)'s; the
+    // (Unsafe blocks here:) the caller's contract is sendto(2)'s; the
     // Writer only hands on the unsent tail of the caller's buffer.
     if !green_fd(fd) || plain_flags(flags) || len == 0 {
+        // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
         return finish(unsafe { sys_sendto(fd, &iov, flags, addr, addrlen) });
     }
     let nb = flags | libc::MSG_DONTWAIT;
     let mut w = Writer::new(&iov);
+    // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
     let first = w.step(|part| unsafe { sys_sendto(fd, part, nb, addr, addrlen) });
     finish(finish_write(
         fd,
         first,
         w,
         Some(libc::SO_SNDTIMEO),
+        // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
         |d, part| unsafe { sys_sendto(d, part, nb, addr, addrlen) },
+        // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
         |part| unsafe { sys_sendto(fd, part, flags, addr, addrlen) },
     ))
 }
@@ -209,7 +227,8 @@ pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags:
 /// sendmsg(2)'s contract.
 #[no_mangle]
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
-    // SAFETY (every block): the caller's contract, passed on unchanged.
+    // (Unsafe blocks here:) the caller's contract, passed on unchanged.
+    // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
     let whole = |fd: c_int, flags: c_int| unsafe {
         raw::call(
             libc::SYS_sendmsg,
@@ -221,6 +240,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_i
     }
     // SAFETY: `msg` is a valid msghdr per the caller.
     let m = unsafe { &*msg };
+    // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
     let Some(iov) = (unsafe { super::io::iovecs(m.msg_iov, m.msg_iovlen as c_int) }) else {
         return finish(whole(fd, flags));
     };
@@ -315,14 +335,17 @@ fn writable_now(fd: c_int) -> Sys {
 /// connect(2)'s contract.
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    // SAFETY (every block): the caller's contract is connect(2)'s.
+    // (Unsafe blocks here:) the caller's contract is connect(2)'s.
     if !green_fd(fd) {
+        // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
         return finish(unsafe { sys_connect(fd, addr, len) }) as c_int;
     }
+    // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
     let started = match with_nonblocking(fd, || unsafe { sys_connect(fd, addr, len) }) {
         Flagged::Ran(r) => r,
         Flagged::WasNonblocking | Flagged::Untouched => {
-            return finish(unsafe { sys_connect(fd, addr, len) }) as c_int
+            // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
+            return finish(unsafe { sys_connect(fd, addr, len) }) as c_int;
         }
     };
     let r = match started {
@@ -353,6 +376,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
             // cancels it inside `uncancellable`).
             let (a, l) = (addr as usize, len);
             crate::cancel::uncancellable(|| {
+                // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
                 crate::unblock(move || unsafe { sys_connect(fd, a as *const sockaddr, l) })
             })
         }
@@ -374,7 +398,14 @@ unsafe fn sys_accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags
     unsafe {
         raw::call(
             libc::SYS_accept4,
-            [fd as usize, addr as usize, len as usize, flags as usize, 0, 0],
+            [
+                fd as usize,
+                addr as usize,
+                len as usize,
+                flags as usize,
+                0,
+                0,
+            ],
         )
     }
 }
@@ -393,22 +424,28 @@ pub unsafe extern "C" fn accept4(
     len: *mut socklen_t,
     flags: c_int,
 ) -> c_int {
-    // SAFETY (every block): the caller's contract is accept4(2)'s; the
+    // (Unsafe blocks here:) the caller's contract is accept4(2)'s; the
     // attempts pass its arguments on (the duplicate fd names the same
     // listener).
     if !green_fd(fd) {
+        // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
         return finish(unsafe { sys_accept4(fd, addr, len, flags) }) as c_int;
     }
-    let attempt = |d: c_int| match with_nonblocking(d, || unsafe { sys_accept4(d, addr, len, flags) }) {
-        Flagged::Ran(r) => r,
-        // Made non-blocking by its owner meanwhile: a plain attempt.
-        Flagged::WasNonblocking => unsafe { sys_accept4(d, addr, len, flags) },
-        Flagged::Untouched => Err(super::errno()),
-    };
+    let attempt =
+        // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
+        |d: c_int| match with_nonblocking(d, || unsafe { sys_accept4(d, addr, len, flags) }) {
+            Flagged::Ran(r) => r,
+            // Made non-blocking by its owner meanwhile: a plain attempt.
+            // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
+            Flagged::WasNonblocking => unsafe { sys_accept4(d, addr, len, flags) },
+            Flagged::Untouched => Err(super::errno()),
+        };
+    // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
     let first = match with_nonblocking(fd, || unsafe { sys_accept4(fd, addr, len, flags) }) {
         Flagged::Ran(r) => r,
         Flagged::WasNonblocking | Flagged::Untouched => {
-            return finish(unsafe { sys_accept4(fd, addr, len, flags) }) as c_int
+            // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
+            return finish(unsafe { sys_accept4(fd, addr, len, flags) }) as c_int;
         }
     };
     finish(settle(
@@ -417,6 +454,7 @@ pub unsafe extern "C" fn accept4(
         Interest::Read,
         Some(libc::SO_RCVTIMEO),
         attempt,
+        // SAFETY: the caller's arguments, valid as the call's contract requires (a duplicate fd names the same socket).
         || unsafe { sys_accept4(fd, addr, len, flags) },
     )) as c_int
 }
