@@ -44,7 +44,7 @@ pub mod dump;
 pub mod fd;
 mod hub;
 #[cfg(feature = "interpose")]
-pub mod interpose;
+mod interpose;
 pub mod io;
 mod monitor;
 mod panic_hook;
