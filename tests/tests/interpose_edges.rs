@@ -269,3 +269,28 @@ fn fork_child_reads(#[case] on: On) {
         assert_eq!((status >> 8) & 0xff, 42);
     });
 }
+
+/// A non-blocking socket whose send buffer fills: writes return what
+/// went (a short count) and then `WouldBlock`, never a wait (regression:
+/// a short write on a non-blocking fd once waited for the rest).
+#[rstest]
+#[case::os(On::Os)]
+#[case::green(On::Green)]
+fn nonblocking_write_fills_without_waiting(#[case] on: On) {
+    on.run(|| {
+        let (client, _server) = pair();
+        client.set_nonblocking(true).unwrap();
+        let chunk = vec![3u8; 1 << 20];
+        let mut sent = 0usize;
+        let err = loop {
+            match (&client).write(&chunk) {
+                Ok(n) => sent += n,
+                Err(e) => break e,
+            }
+            assert!(sent < 1 << 30, "the send buffer never filled");
+        };
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+        assert!(sent > 0);
+        assert!(green_core::fd::is_nonblocking(client.as_fd()).unwrap());
+    });
+}

@@ -225,7 +225,7 @@ impl<'a> Writer<'a> {
         rest.drain(..skip);
     }
 
-    /// The result when the wait ended without finishing.
+    /// The result when the wait ended (or could not start) unfinished.
     fn timed_out(&self) -> Sys {
         if self.done > 0 {
             Ok(self.done as isize)
@@ -295,8 +295,9 @@ pub(super) fn finish_write(
         crate::coop::consume();
         return first;
     }
-    if w.done == 0 && super::nonblocking(fd) {
-        return Err(libc::EAGAIN);
+    if super::nonblocking(fd) {
+        // The owner's non-blocking fd: what went so far, or EAGAIN.
+        return w.timed_out();
     }
     let deadline = timeout_opt.and_then(|opt| super::sock_deadline(fd, opt));
     let waited = super::wait(fd, Interest::Write, deadline, |d| {
