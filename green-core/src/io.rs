@@ -294,7 +294,14 @@ impl<T: AsFd> GreenFd<T> {
             let seen = state
                 .as_ref()
                 .map(|s| s.seq(interest).load(Ordering::Acquire));
-            match op(self.get_ref()) {
+            let result = {
+                // green's own calls on its non-blocking fds skip the libc
+                // interposers' checks (they would pass through anyway).
+                #[cfg(feature = "interpose")]
+                let _direct = crate::interpose::Direct::enter();
+                op(self.get_ref())
+            };
+            match result {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => {

@@ -43,6 +43,8 @@ mod ctx;
 pub mod dump;
 pub mod fd;
 mod hub;
+#[cfg(feature = "interpose")]
+mod interpose;
 pub mod io;
 mod monitor;
 mod panic_hook;

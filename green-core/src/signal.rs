@@ -29,6 +29,14 @@ pub(crate) fn set_running(ctx: *const Ctx) {
     RUNNING.with(|r| r.set(ctx));
 }
 
+/// Whether a green thread runs on this OS thread right now: one read of a
+/// `const` thread-local (what the interposers check first).
+#[cfg(feature = "interpose")]
+#[inline(always)]
+pub(crate) fn green_running() -> bool {
+    !RUNNING.with(Cell::get).is_null()
+}
+
 /// The actions that were installed before ours, for chaining.
 struct Previous {
     segv: libc::sigaction,
