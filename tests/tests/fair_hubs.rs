@@ -35,6 +35,15 @@ fn ticker(stop: Arc<AtomicBool>) -> (Arc<AtomicUsize>, green_core::thread::JoinH
     (ticks, h)
 }
 
+/// Blocks this OS thread for `dur` through a futex wait (std's mpsc), which
+/// neither green nor its `interpose` feature reaches: a green thread
+/// calling it holds its hub, with the feature on or off. (With `interpose`,
+/// `std::thread::sleep` on a green thread is green and no longer would.)
+fn hold_os_thread(dur: Duration) {
+    let (_tx, rx) = std::sync::mpsc::channel::<()>();
+    let _ = rx.recv_timeout(dur);
+}
+
 /// A socket that always has data waiting, read one byte at a time (what
 /// `serde_json::from_reader` does on an unbuffered stream): the ticker on
 /// the same hub keeps advancing meanwhile.
@@ -297,7 +306,7 @@ fn a_self_waking_future_lets_its_neighbour_run() {
 }
 
 /// While the only worker hub is blocked (a green thread calls
-/// `std::thread::sleep`), new green threads run anyway: on an extra worker
+/// a futex wait, `hold_os_thread`), new green threads run anyway: on an extra worker
 /// hub, not on the stuck one, and while it is still stuck.
 #[test]
 fn new_work_runs_while_the_only_worker_is_stuck() {
@@ -309,7 +318,7 @@ fn new_work_runs_while_the_only_worker_is_stuck() {
         hub_tx.send(runtime::hub_id()).unwrap();
         // Not green: this holds the hub.
         while !r.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(5));
+            hold_os_thread(Duration::from_millis(5));
         }
     });
     let stuck_hub = hub_rx.recv().unwrap();

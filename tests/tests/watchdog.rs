@@ -29,14 +29,23 @@ fn child(test: &str, env: &[(&str, &str)]) -> ChildRun {
     run
 }
 
-/// A green thread that calls `std::thread::sleep(300 ms)` (not green: it
+/// Blocks this OS thread for `dur` through a futex wait (std's mpsc), which
+/// neither green nor its `interpose` feature reaches: a green thread
+/// calling it holds its hub, with the feature on or off. (With `interpose`,
+/// `std::thread::sleep` on a green thread is green and no longer would.)
+fn hold_os_thread(dur: Duration) {
+    let (_tx, rx) = std::sync::mpsc::channel::<()>();
+    let _ = rx.recv_timeout(dur);
+}
+
+/// A green thread that blocks its OS thread for 300 ms (a futex wait: it
 /// holds its hub) is reported once, by name, with its spawn site.
 #[test]
 fn the_watchdog_names_a_green_thread_that_holds_its_hub() {
     if in_child() {
         green_core::thread::Builder::new()
             .name("sleepy".into())
-            .spawn(|| std::thread::sleep(Duration::from_millis(300)))
+            .spawn(|| hold_os_thread(Duration::from_millis(300)))
             .unwrap()
             .join()
             .unwrap();
@@ -62,7 +71,7 @@ fn the_watchdog_names_a_green_thread_that_holds_its_hub() {
 #[test]
 fn the_watchdog_can_be_turned_off() {
     if in_child() {
-        green_core::thread::spawn(|| std::thread::sleep(Duration::from_millis(300)))
+        green_core::thread::spawn(|| hold_os_thread(Duration::from_millis(300)))
             .join()
             .unwrap();
         return;
