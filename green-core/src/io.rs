@@ -92,6 +92,17 @@ impl IoState {
     }
 }
 
+/// How `GreenFd::wait_edge` ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    /// A readiness edge arrived: retry the syscall.
+    Ready,
+    /// The deadline passed.
+    TimedOut,
+    /// The caller's `stop` condition became true.
+    Stopped,
+}
+
 /// One registration of the fd, on one hub's poller.
 struct Registration {
     hub: Arc<HubShared>,
@@ -199,15 +210,16 @@ impl<T: AsFd> GreenFd<T> {
     }
 
     /// Waits for one readiness edge in `interest` after `seen` (a value of
-    /// the sequence read before the failed syscall), or until `deadline`.
-    /// Returns `false` on timeout.
+    /// the sequence read before the failed syscall), until `deadline`, or
+    /// until `stop` says so after a wake (its setter wakes this context).
     fn wait_edge(
         &self,
         state: &IoState,
         interest: Interest,
         seen: u64,
         deadline: Option<Instant>,
-    ) -> bool {
+        stop: Option<&dyn Fn() -> bool>,
+    ) -> Edge {
         let me = hub::with(|h| h.current_ctx());
         // Whatever way this wait ends (an edge, the deadline, or unwinding
         // from a cancellation point), it leaves no entry in the waiter list.
@@ -235,7 +247,10 @@ impl<T: AsFd> GreenFd<T> {
             {
                 let mut w = lock(&state.waiters);
                 if state.seq(interest).load(Ordering::Acquire) != seen {
-                    return true;
+                    return Edge::Ready;
+                }
+                if stop.is_some_and(|stop| stop()) {
+                    return Edge::Stopped;
                 }
                 let list = match interest {
                     Interest::Read => &mut w.readers,
@@ -251,10 +266,10 @@ impl<T: AsFd> GreenFd<T> {
             };
             hub::park_at(site, self.fd().as_raw_fd() as u32, deadline);
             if state.seq(interest).load(Ordering::Acquire) != seen {
-                return true;
+                return Edge::Ready;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
+                return Edge::TimedOut;
             }
         }
     }
@@ -268,7 +283,7 @@ impl<T: AsFd> GreenFd<T> {
     pub fn wait(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<bool> {
         let state = self.state_here()?;
         let seen = state.seq(interest).load(Ordering::Acquire);
-        Ok(self.wait_edge(&state, interest, seen, deadline))
+        Ok(self.wait_edge(&state, interest, seen, deadline, None) == Edge::Ready)
     }
 
     /// The one helper every blocking socket call is built on: run `op`; if it
@@ -284,6 +299,20 @@ impl<T: AsFd> GreenFd<T> {
         &self,
         interest: Interest,
         deadline: Option<Instant>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io_until(interest, deadline, None, op)
+    }
+
+    /// [`GreenFd::io`], also ending when `stop` returns `true` after a wake
+    /// of the waiting context (whoever makes it true wakes the context):
+    /// then `Err` of kind `Interrupted` with no OS error code, which no
+    /// syscall's error looks like. The interposers' `EINTR` uses it.
+    pub(crate) fn io_until<R>(
+        &self,
+        interest: Interest,
+        deadline: Option<Instant>,
+        stop: Option<&dyn Fn() -> bool>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
         // Already registered on this hub: read the sequence before the first
@@ -317,8 +346,10 @@ impl<T: AsFd> GreenFd<T> {
             match (&state, seen) {
                 (Some(s), Some(seen)) => {
                     waited = true;
-                    if !self.wait_edge(s, interest, seen, deadline) {
-                        return Err(io::ErrorKind::TimedOut.into());
+                    match self.wait_edge(s, interest, seen, deadline, stop) {
+                        Edge::Ready => {}
+                        Edge::TimedOut => return Err(io::ErrorKind::TimedOut.into()),
+                        Edge::Stopped => return Err(io::ErrorKind::Interrupted.into()),
                     }
                 }
                 _ => {

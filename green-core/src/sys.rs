@@ -64,6 +64,10 @@ extern "C" fn on_dump_signal(_: libc::c_int) {
 pub(crate) fn on_signal_write(sig: i32, fd: i32, byte: u8) -> bool {
     SIGNAL_FD.store(fd, Ordering::Relaxed);
     SIGNAL_BYTE.store(byte, Ordering::Relaxed);
+    // green's own handler goes straight to the kernel: it must not make
+    // interposed waits return EINTR.
+    #[cfg(feature = "interpose")]
+    let _direct = crate::interpose::Direct::enter();
     // SAFETY: `on_dump_signal` only does async-signal-safe work (atomic
     // loads and write(2)); the action struct is fully initialised.
     unsafe {

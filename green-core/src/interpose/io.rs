@@ -300,12 +300,15 @@ pub(super) fn finish_write(
         return w.timed_out();
     }
     let deadline = timeout_opt.and_then(|opt| super::sock_deadline(fd, opt));
-    let waited = super::wait(fd, Interest::Write, deadline, |d| {
+    let waited = super::wait(fd, Interest::Write, deadline, deadline.is_none(), |d| {
         w.step(|part| send(d, part))
     });
     match waited {
         super::Waited::Done(r) => r,
         super::Waited::TimedOut => w.timed_out(),
+        // As the kernel does: a write cut short by a signal returns what
+        // it wrote, or EINTR if nothing went.
+        super::Waited::Interrupted => w.timed_out().or(Err(libc::EINTR)),
         super::Waited::NoWait => {
             let rest = w.rest.clone().unwrap_or_else(|| w.iov.to_vec());
             match plain(&rest) {

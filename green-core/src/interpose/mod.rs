@@ -51,7 +51,10 @@
 //!
 //! `SO_RCVTIMEO` and `SO_SNDTIMEO` bound the wait, which then ends with
 //! `EAGAIN` (`EINPROGRESS` for `connect`), as the kernel's own timeout
-//! does. Interposed calls are not cancellation points (no unwind may cross
+//! does. A caught signal interrupts the wait with `EINTR` by the kernel's
+//! rules (`SA_RESTART`, socket timeouts, calls that are never restarted):
+//! see `signals`, which interposes `sigaction`, `signal` and
+//! `siginterrupt` for it. Interposed calls are not cancellation points (no unwind may cross
 //! an `extern "C"` frame): a `green::rt::timeout` fires at the next green
 //! call instead.
 
@@ -68,6 +71,7 @@ use crate::io::{GreenFd, Interest};
 mod dns;
 mod io;
 mod poll;
+mod signals;
 mod sleep;
 mod sock;
 
@@ -227,6 +231,8 @@ enum Waited {
     Done(Sys),
     /// The deadline passed first.
     TimedOut,
+    /// A caught signal interrupted the wait (see `signals`): `EINTR`.
+    Interrupted,
     /// No wait could be set up (no fd left for the duplicate, or the poller
     /// refused it): the caller makes the plain blocking call.
     NoWait,
@@ -234,11 +240,14 @@ enum Waited {
 
 /// Repeats `attempt` (a non-blocking form of the call) on a private
 /// duplicate of `fd`, waiting on the hub for `interest` between attempts,
-/// until it stops failing with `EAGAIN` or `deadline` passes.
+/// until it stops failing with `EAGAIN`, `deadline` passes, or a caught
+/// signal interrupts it (`restartable`: unless its handler has
+/// `SA_RESTART`).
 fn wait(
     fd: c_int,
     interest: Interest,
     deadline: Option<Instant>,
+    restartable: bool,
     attempt: impl FnMut(c_int) -> Sys,
 ) -> Waited {
     // SAFETY: F_DUPFD_CLOEXEC takes an int; the new fd (if any) is ours.
@@ -248,7 +257,13 @@ fn wait(
     }
     // SAFETY: `dup` is a fresh fd that nothing else owns.
     let owned = unsafe { OwnedFd::from_raw_fd(dup) };
-    waited_on(GreenFd::new(owned), interest, deadline, attempt)
+    waited_on(
+        GreenFd::new(owned),
+        interest,
+        deadline,
+        restartable,
+        attempt,
+    )
 }
 
 /// `wait` on an fd of our own (a duplicate, or `poll`'s epoll set): the
@@ -257,11 +272,14 @@ fn waited_on(
     green: GreenFd<OwnedFd>,
     interest: Interest,
     deadline: Option<Instant>,
+    restartable: bool,
     mut attempt: impl FnMut(c_int) -> Sys,
 ) -> Waited {
     let mut last: Option<Sys> = None;
+    let watch = signals::watch(restartable);
+    let stop = || watch.as_ref().is_some_and(signals::Watch::hit);
     let result = crate::cancel::uncancellable(|| {
-        green.io(interest, deadline, |fd| {
+        green.io_until(interest, deadline, Some(&stop), |fd| {
             let r = attempt(fd.as_raw_fd());
             last = Some(r);
             r.map_err(std::io::Error::from_raw_os_error)
@@ -273,6 +291,7 @@ fn waited_on(
             // The attempt's own error.
             (Some(code), Some(Err(seen))) if code == seen => Waited::Done(Err(code)),
             (None, _) if e.kind() == std::io::ErrorKind::TimedOut => Waited::TimedOut,
+            (None, _) if e.kind() == std::io::ErrorKind::Interrupted => Waited::Interrupted,
             // Registering with the poller failed.
             _ => Waited::NoWait,
         },
@@ -305,9 +324,11 @@ fn settle(
         return Err(libc::EAGAIN);
     }
     let deadline = timeout_opt.and_then(|opt| sock_deadline(fd, opt));
-    match wait(fd, interest, deadline, attempt) {
+    // A socket call under a timeout is never restarted (signal(7)).
+    match wait(fd, interest, deadline, deadline.is_none(), attempt) {
         Waited::Done(r) => r,
         Waited::TimedOut => Err(libc::EAGAIN),
+        Waited::Interrupted => Err(libc::EINTR),
         Waited::NoWait => blocking(),
     }
 }

@@ -47,14 +47,11 @@ unsafe fn green_poll(fds: *mut pollfd, nfds: nfds_t, deadline: Option<Instant>) 
         return Some(now);
     }
     if nfds == 0 {
-        // A poll of nothing is a sleep.
-        crate::cancel::uncancellable(|| match deadline {
-            Some(d) => crate::time::sleep_until(d),
-            None => loop {
-                crate::time::sleep(Duration::MAX);
-            },
+        // A poll of nothing is a sleep (which a caught signal interrupts).
+        return Some(match super::sleep::green_sleep_until(deadline) {
+            None => Ok(0),
+            Some(_) => Err(libc::EINTR),
         });
-        return Some(Ok(0));
     }
     // SAFETY: EPOLL_CLOEXEC is a valid flag; the fd (if any) is ours.
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
@@ -81,7 +78,8 @@ unsafe fn green_poll(fds: *mut pollfd, nfds: nfds_t, deadline: Option<Instant>) 
         // SAFETY: room for 8 events; zero timeout.
         while unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), 8, 0) } == 8 {}
     };
-    let waited = waited_on(GreenFd::new(set), Interest::Read, deadline, |ep| {
+    // poll is never restarted after a handler, SA_RESTART or not.
+    let waited = waited_on(GreenFd::new(set), Interest::Read, deadline, false, |ep| {
         // SAFETY: the caller's array.
         match unsafe { raw::poll_now(fds, nfds) } {
             Ok(0) => {
@@ -97,6 +95,7 @@ unsafe fn green_poll(fds: *mut pollfd, nfds: nfds_t, deadline: Option<Instant>) 
         Waited::Done(r) => Some(r),
         // The last zero-timeout poll left every `revents` at 0.
         Waited::TimedOut => Some(Ok(0)),
+        Waited::Interrupted => Some(Err(libc::EINTR)),
         Waited::NoWait => None,
     }
 }

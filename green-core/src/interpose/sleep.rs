@@ -1,14 +1,15 @@
 //! `nanosleep`, `clock_nanosleep`, `sleep` and `usleep`: on a green thread
-//! the hub's timer (`crate::time`), never returning early. Off green
+//! the hub's timer (`crate::time`), never returning early unless a caught
+//! signal interrupts them (see `signals`). Off green
 //! threads: the kernel's `nanosleep`/`clock_nanosleep`, and libc's own
 //! `sleep`/`usleep` (found with `dlsym(RTLD_NEXT)`).
 
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use libc::{c_int, c_uint, clockid_t, timespec, useconds_t};
 
-use super::{finish, green_here, raw};
+use super::{finish, green_here, raw, set_errno};
 
 /// `ts` as a duration, or `None` when nanosleep(2) would say `EINVAL`.
 fn duration(ts: &timespec) -> Option<Duration> {
@@ -18,13 +19,52 @@ fn duration(ts: &timespec) -> Option<Duration> {
     Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
-/// Sleeps the running green thread for `dur` (not a cancellation point).
-fn green_sleep(dur: Duration) {
-    crate::cancel::uncancellable(|| crate::time::sleep(dur));
+/// Sleeps the running green thread until `deadline` (forever for
+/// `None`); not a cancellation point. A caught signal (see `signals`) ends
+/// it early, as it ends the kernel's sleeps whatever `SA_RESTART` says:
+/// then `Some` of the time that was left.
+pub(super) fn green_sleep_until(deadline: Option<Instant>) -> Option<Duration> {
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        crate::coop::consume();
+        return None;
+    }
+    let Some(watch) = super::signals::watch(false) else {
+        crate::cancel::uncancellable(|| match deadline {
+            Some(d) => crate::time::sleep_until(d),
+            None => loop {
+                crate::time::sleep(Duration::MAX);
+            },
+        });
+        return None;
+    };
+    let detail = deadline.map_or(u32::MAX, crate::dump::ms_of);
+    crate::cancel::uncancellable(|| loop {
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return None;
+        }
+        if watch.hit() {
+            return Some(deadline.map_or(Duration::MAX, |d| d - now));
+        }
+        crate::hub::park_at(&crate::dump::SLEEP, detail, deadline);
+    })
 }
 
-/// `nanosleep(2)`, on the hub's timer on a green thread (`rem` is only
-/// written when a sleep is interrupted, which a green sleep is not).
+/// `green_sleep_until` for `dur` from now.
+fn green_sleep(dur: Duration) -> Option<Duration> {
+    green_sleep_until(Instant::now().checked_add(dur))
+}
+
+/// `dur` as a timespec (saturating at the largest `time_t`).
+fn timespec_of(dur: Duration) -> timespec {
+    timespec {
+        tv_sec: libc::time_t::try_from(dur.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(dur.subsec_nanos() as i32),
+    }
+}
+
+/// `nanosleep(2)`, on the hub's timer on a green thread. A caught signal
+/// interrupts it: `EINTR`, with the time left in `rem` (if not null).
 ///
 /// # Safety
 ///
@@ -36,8 +76,14 @@ pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> 
         // SAFETY: `req` is null or valid per the caller.
         match unsafe { req.as_ref() }.map(duration) {
             Some(Some(dur)) => {
-                green_sleep(dur);
-                return 0;
+                let Some(left) = green_sleep(dur) else {
+                    return 0;
+                };
+                if !rem.is_null() {
+                    // SAFETY: `rem` is valid for writes, per the caller.
+                    unsafe { rem.write(timespec_of(left)) };
+                }
+                return finish(Err(libc::EINTR)) as c_int;
             }
             Some(None) => return finish(Err(libc::EINVAL)) as c_int,
             None => {}
@@ -90,18 +136,29 @@ pub unsafe extern "C" fn clock_nanosleep(
                 return libc::EINVAL;
             };
             if flags & libc::TIMER_ABSTIME == 0 {
-                green_sleep(dur);
-                return 0;
+                let Some(left) = green_sleep(dur) else {
+                    return 0;
+                };
+                if !rem.is_null() {
+                    // SAFETY: `rem` is valid for writes, per the caller.
+                    unsafe { rem.write(timespec_of(left)) };
+                }
+                return libc::EINTR;
             }
             if let Some(now) = clock_now(clock).as_ref().and_then(duration) {
-                green_sleep(dur.saturating_sub(now));
+                // An absolute sleep leaves `rem` alone when interrupted.
+                if green_sleep(dur.saturating_sub(now)).is_some() {
+                    return libc::EINTR;
+                }
                 // Never early: the clock may lag the hub's timer by a tick.
                 while clock_now(clock)
                     .as_ref()
                     .and_then(duration)
                     .is_some_and(|n| n < dur)
                 {
-                    green_sleep(Duration::from_micros(50));
+                    if green_sleep(Duration::from_micros(50)).is_some() {
+                        return libc::EINTR;
+                    }
                 }
                 return 0;
             }
@@ -134,8 +191,9 @@ pub(super) fn next(name: &std::ffi::CStr) -> usize {
     unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) as usize }
 }
 
-/// `sleep(3)`: seconds on the hub's timer on a green thread (returns 0:
-/// a green sleep is not interrupted).
+/// `sleep(3)`: seconds on the hub's timer on a green thread. A caught
+/// signal ends it early: then the seconds left, rounded to the nearest, as
+/// glibc's `sleep` returns them.
 ///
 /// # Safety
 ///
@@ -143,8 +201,14 @@ pub(super) fn next(name: &std::ffi::CStr) -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn sleep(seconds: c_uint) -> c_uint {
     if green_here() {
-        green_sleep(Duration::from_secs(u64::from(seconds)));
-        return 0;
+        return match green_sleep(Duration::from_secs(u64::from(seconds))) {
+            None => 0,
+            Some(left) => {
+                set_errno(libc::EINTR);
+                let round = u64::from(left.subsec_nanos() >= 500_000_000);
+                c_uint::try_from(left.as_secs() + round).unwrap_or(seconds)
+            }
+        };
     }
     static REAL: OnceLock<usize> = OnceLock::new();
     let real = *REAL.get_or_init(|| next(c"sleep"));
@@ -168,7 +232,8 @@ pub unsafe extern "C" fn sleep(seconds: c_uint) -> c_uint {
     unsafe { real(seconds) }
 }
 
-/// `usleep(3)`: microseconds on the hub's timer on a green thread.
+/// `usleep(3)`: microseconds on the hub's timer on a green thread; a
+/// caught signal ends it early with `EINTR`.
 ///
 /// # Safety
 ///
@@ -176,8 +241,10 @@ pub unsafe extern "C" fn sleep(seconds: c_uint) -> c_uint {
 #[no_mangle]
 pub unsafe extern "C" fn usleep(usec: useconds_t) -> c_int {
     if green_here() {
-        green_sleep(Duration::from_micros(u64::from(usec)));
-        return 0;
+        return match green_sleep(Duration::from_micros(u64::from(usec))) {
+            None => 0,
+            Some(_) => finish(Err(libc::EINTR)) as c_int,
+        };
     }
     static REAL: OnceLock<usize> = OnceLock::new();
     let real = *REAL.get_or_init(|| next(c"usleep"));

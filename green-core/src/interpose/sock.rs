@@ -349,12 +349,23 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
         }
     };
     let r = match started {
-        Err(libc::EINPROGRESS) => {
+        // EALREADY: an earlier connect was interrupted (or timed out) and
+        // the handshake goes on; the blocking call waits for it again.
+        Err(libc::EINPROGRESS | libc::EALREADY) => {
             let deadline = super::sock_deadline(fd, libc::SO_SNDTIMEO);
-            match wait(fd, Interest::Write, deadline, writable_now) {
+            match wait(
+                fd,
+                Interest::Write,
+                deadline,
+                deadline.is_none(),
+                writable_now,
+            ) {
                 Waited::Done(Ok(_)) => so_error(fd),
                 Waited::Done(Err(e)) => Err(e),
                 Waited::TimedOut => Err(libc::EINPROGRESS),
+                // The handshake goes on in the kernel, as it does when a
+                // signal interrupts a blocking connect.
+                Waited::Interrupted => Err(libc::EINTR),
                 Waited::NoWait => {
                     let mut p = libc::pollfd {
                         fd,
