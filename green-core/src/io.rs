@@ -17,13 +17,12 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use polling::{Event, PollMode};
-
 use crate::ctx::Ctx;
+use crate::hub::poll::Readiness;
 use crate::hub::{self, HubShared};
 
 /// The direction a caller waits for.
@@ -41,6 +40,16 @@ pub(crate) struct IoState {
     read_seq: AtomicU64,
     /// Bumped by every writable (or error/hang-up) event.
     write_seq: AtomicU64,
+    /// `read_seq + 1` as it was before a short stream read (which left the
+    /// kernel's receive buffer empty); 0 when none. While `read_seq` has
+    /// not moved since, the next read waits for an edge before trying.
+    read_short: AtomicU64,
+    /// The same for a short stream write (the send buffer was full).
+    write_short: AtomicU64,
+    /// Set (for good) by an event saying the peer shut down or the fd hung
+    /// up or failed: from then on a short transfer proves nothing (an EOF
+    /// already queued behind the data gets no event of its own).
+    closed: AtomicBool,
     waiters: Mutex<Waiters>,
 }
 
@@ -60,6 +69,9 @@ impl IoState {
         IoState {
             read_seq: AtomicU64::new(0),
             write_seq: AtomicU64::new(0),
+            read_short: AtomicU64::new(0),
+            write_short: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             waiters: Mutex::new(Waiters::default()),
         }
     }
@@ -71,8 +83,25 @@ impl IoState {
         }
     }
 
+    fn short(&self, interest: Interest) -> &AtomicU64 {
+        match interest {
+            Interest::Read => &self.read_short,
+            Interest::Write => &self.write_short,
+        }
+    }
+
     /// Called by the hub for each poller event on this fd.
-    pub(crate) fn on_event(&self, readable: bool, writable: bool) {
+    pub(crate) fn on_event(&self, what: Readiness) {
+        let Readiness {
+            readable,
+            writable,
+            closed,
+        } = what;
+        if closed {
+            // Before the sequence moves: a waiter that sees the new
+            // sequence also sees this.
+            self.closed.store(true, Ordering::Release);
+        }
         let mut woken = Vec::new();
         {
             let mut w = lock(&self.waiters);
@@ -169,10 +198,7 @@ impl<T: AsFd> GreenFd<T> {
         // before it is closed. The fd belongs to `self.inner`, which is only
         // released through `Drop` or `into_inner`, and both call
         // `deregister_all` (which deletes it from every poller) first.
-        let added = unsafe {
-            here.poller
-                .add_with_mode(&self.fd(), Event::all(key), PollMode::Edge)
-        };
+        let added = unsafe { hub::poll::add_fd(&here.poller, self.fd(), key) };
         if let Err(e) = added {
             lock(&here.io).remove(key);
             return Err(e);
@@ -313,12 +339,62 @@ impl<T: AsFd> GreenFd<T> {
         interest: Interest,
         deadline: Option<Instant>,
         stop: Option<&dyn Fn() -> bool>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io_loop(interest, deadline, stop, |_| false, op)
+    }
+
+    /// [`GreenFd::io`] for a byte stream (a TCP or Unix stream socket, a
+    /// pipe) moving up to `len` bytes: a transfer shorter than `len`
+    /// emptied the kernel's receive buffer (or filled its send buffer), so
+    /// the next call in the same direction on this hub waits for a
+    /// readiness edge before trying, unless one has come since: a saved
+    /// syscall per wait (a read that would only say `WouldBlock`). Not for
+    /// datagrams, where a short read says nothing about what is queued.
+    ///
+    /// # Errors
+    ///
+    /// As [`GreenFd::io`].
+    pub fn io_stream(
+        &self,
+        interest: Interest,
+        deadline: Option<Instant>,
+        len: usize,
+        op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        self.io_loop(interest, deadline, None, |&n| n > 0 && n < len, op)
+    }
+
+    /// The loop behind `io`, `io_until` and `io_stream`: `short(&r)` says
+    /// a successful result left the kernel's buffer empty (full).
+    fn io_loop<R>(
+        &self,
+        interest: Interest,
+        deadline: Option<Instant>,
+        stop: Option<&dyn Fn() -> bool>,
+        short: impl Fn(&R) -> bool,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
         // Already registered on this hub: read the sequence before the first
         // attempt, so a first `WouldBlock` waits at once instead of retrying.
         let mut state: Option<Arc<IoState>> = self.existing_state_here();
         let mut waited = false;
+        if let Some(s) = &state {
+            // The last transfer here was short and no edge came since: the
+            // syscall could only say WouldBlock. (An edge still queued in
+            // the poller wakes this wait as soon as the hub polls.)
+            let seen = s.seq(interest).load(Ordering::Acquire);
+            if s.short(interest).load(Ordering::Relaxed) == seen.wrapping_add(1)
+                && !s.closed.load(Ordering::Acquire)
+            {
+                waited = true;
+                match self.wait_edge(s, interest, seen, deadline, stop) {
+                    Edge::Ready => {}
+                    Edge::TimedOut => return Err(io::ErrorKind::TimedOut.into()),
+                    Edge::Stopped => return Err(io::ErrorKind::Interrupted.into()),
+                }
+            }
+        }
         loop {
             let seen = state
                 .as_ref()
@@ -334,6 +410,12 @@ impl<T: AsFd> GreenFd<T> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => {
+                    if let (Some(s), Some(seen), Ok(r)) = (&state, seen, &other) {
+                        if short(r) {
+                            s.short(interest)
+                                .store(seen.wrapping_add(1), Ordering::Relaxed);
+                        }
+                    }
                     if !waited {
                         // Done (or failed) at once: ready I/O in a loop, or
                         // an error that comes back at once (EMFILE from

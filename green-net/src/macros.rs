@@ -163,25 +163,40 @@ macro_rules! nonblocking_method {
 
 /// Implements `Read` and `Write` for stream type `$green` and for `&$green`
 /// (std has both), each call one try/wait/retry through the socket's
-/// `GreenFd` (`Sock::io`). `flush` is a no-op, as std's for sockets.
+/// `GreenFd` (`Sock::io_stream`). `$short_drains`: a short transfer means
+/// the kernel's buffer was emptied (filled), so the next call may wait for
+/// readiness before trying (see `GreenFd::io_stream`). `flush` is a no-op,
+/// as std's for sockets.
 macro_rules! stream_io_impls {
-    ($green:ident) => {
+    ($green:ident, short_drains: $short_drains:expr) => {
         impl $green {
             fn read_impl(&self, buf: &mut [u8]) -> io::Result<usize> {
-                self.sock.io(Interest::Read, |mut s| s.read(buf))
+                let len = buf.len();
+                self.sock
+                    .io_stream(Interest::Read, len, $short_drains, |mut s| s.read(buf))
             }
 
             fn read_vectored_impl(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-                self.sock.io(Interest::Read, |mut s| s.read_vectored(bufs))
+                let len = bufs.iter().map(|b| b.len()).sum();
+                self.sock
+                    .io_stream(Interest::Read, len, $short_drains, |mut s| {
+                        s.read_vectored(bufs)
+                    })
             }
 
             fn write_impl(&self, buf: &[u8]) -> io::Result<usize> {
-                self.sock.io(Interest::Write, |mut s| s.write(buf))
+                self.sock
+                    .io_stream(Interest::Write, buf.len(), $short_drains, |mut s| {
+                        s.write(buf)
+                    })
             }
 
             fn write_vectored_impl(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                let len = bufs.iter().map(|b| b.len()).sum();
                 self.sock
-                    .io(Interest::Write, |mut s| s.write_vectored(bufs))
+                    .io_stream(Interest::Write, len, $short_drains, |mut s| {
+                        s.write_vectored(bufs)
+                    })
             }
         }
 

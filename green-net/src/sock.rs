@@ -175,6 +175,38 @@ impl<T: AsFd> Sock<T> {
         }
     }
 
+    /// [`Sock::io`] for a stream transfer of up to `len` bytes; with
+    /// `short_drains` (the kernel's buffer is empty, or full, after a
+    /// short transfer), through `GreenFd::io_stream`, so that after a
+    /// short one the next call waits for readiness before trying.
+    pub(crate) fn io_stream(
+        &self,
+        interest: Interest,
+        len: usize,
+        short_drains: bool,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        if !short_drains {
+            return self.io(interest, op);
+        }
+        if self.mode.nonblocking.load(Ordering::Relaxed) {
+            loop {
+                match op(self.get()) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => return other,
+                }
+            }
+        }
+        let deadline = self
+            .mode
+            .timeout(interest)
+            .and_then(|d| Instant::now().checked_add(d));
+        match self.fd.io_stream(interest, deadline, len, op) {
+            Err(e) if deadline.is_some() && is_green_timeout(&e) => Err(timeout_expired()),
+            other => other,
+        }
+    }
+
     /// Like [`Sock::io`] but with an explicit deadline and no regard for the
     /// user's mode (used by `connect`, which std makes blocking whatever the
     /// mode of a socket that does not exist yet). A passed deadline gives

@@ -272,7 +272,10 @@ impl TcpStream {
     }
 }
 
-stream_io_impls!(TcpStream);
+// A short TCP transfer emptied the receive queue (filled the send
+// buffer); the one exception, a read stopping at an urgent-data mark, is
+// TCP's all but unused out-of-band data.
+stream_io_impls!(TcpStream, short_drains: true);
 
 impl TcpListener {
     /// Creates a listener bound to `addr`, trying each address it resolves

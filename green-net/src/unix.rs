@@ -257,7 +257,9 @@ impl UnixStream {
     }
 }
 
-stream_io_impls!(UnixStream);
+// A Unix stream read also stops short at a message that carried fds or
+// other credentials, with more queued behind it: no early waits here.
+stream_io_impls!(UnixStream, short_drains: false);
 
 impl UnixListener {
     /// Creates a listener bound to `path` (std's own `bind`: same backlog,

@@ -394,6 +394,59 @@ macro_rules! scenarios {
             assert_eq!(&b, b"z");
         }
 
+        /// A short read, then the EOF that arrived with the data: the next
+        /// read returns 0 at once (regression: a read after a short one
+        /// waited for an event the already-queued EOF never sends).
+        pub fn eof_queued_behind_a_short_read() {
+            let (mut c, mut s) = pair();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut buf = [0; 100];
+            // A first read that waits, so that the next ones find the
+            // socket already known to the hub.
+            let writer = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(20));
+                s.write_all(b"a").unwrap();
+                thread::sleep(Duration::from_millis(20));
+                s.write_all(b"hello").unwrap();
+                drop(s);
+            });
+            assert_eq!(c.read(&mut buf).unwrap(), 1);
+            writer.join().unwrap();
+            thread::sleep(Duration::from_millis(20));
+            assert_eq!(c.read(&mut buf).unwrap(), 5);
+            assert_eq!(&buf[..5], b"hello");
+            assert_eq!(c.read(&mut buf).unwrap(), 0);
+            assert_eq!(c.read(&mut buf).unwrap(), 0);
+        }
+
+        /// One message in flight at a time, each read shorter than its
+        /// buffer (the HTTP keep-alive shape): every message arrives.
+        pub fn short_reads_one_message_at_a_time() {
+            let (mut c, mut s) = pair();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let echo = thread::spawn(move || {
+                let mut buf = [0; 64];
+                loop {
+                    let n = s.read(&mut buf).unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    s.write_all(&buf[..n]).unwrap();
+                }
+            });
+            let mut buf = [0; 64];
+            for i in 0..200u32 {
+                let msg = i.to_string();
+                c.write_all(msg.as_bytes()).unwrap();
+                let n = c.read(&mut buf).unwrap();
+                assert_eq!(&buf[..n], msg.as_bytes());
+            }
+            c.shutdown(Shutdown::Write).unwrap();
+            assert_eq!(c.read(&mut buf).unwrap(), 0);
+            echo.join().unwrap();
+        }
+
         pub fn owned_fd_round_trip() {
             use std::os::fd::{AsFd, AsRawFd, OwnedFd};
             let (c, mut s) = pair();
@@ -455,6 +508,8 @@ green_conformance::std_and_green! {
         vectored_io,
         options,
         zero_length_read_and_write,
+        eof_queued_behind_a_short_read,
+        short_reads_one_message_at_a_time,
         owned_fd_round_trip,
     ]
 }

@@ -30,7 +30,7 @@ use crate::dump::WaitSite;
 use crate::slab::Slab;
 use crate::stack::{self, Promise};
 
-mod poll;
+pub(crate) mod poll;
 mod shared;
 mod timers;
 mod workers;
@@ -79,7 +79,7 @@ pub(crate) struct Hub {
     events: RefCell<poll::EventBuf>,
     /// fd states with events, gathered under the registration lock and
     /// woken after it (reused across polls).
-    ready: RefCell<Vec<(Arc<crate::io::IoState>, bool, bool)>>,
+    ready: RefCell<Vec<(Arc<crate::io::IoState>, poll::Readiness)>>,
     /// The green thread running right now, if any.
     current: RefCell<Option<Arc<Ctx>>>,
     /// Set by `yield_now`: requeue the current green thread when it switches out.
@@ -703,18 +703,18 @@ impl Hub {
         let mut ready = self.ready.borrow_mut();
         {
             let io = self.shared.io.lock().unwrap_or_else(|p| p.into_inner());
-            for (key, readable, writable) in events.iter() {
+            for (key, what) in events.iter() {
                 if key == poll::WAKE_KEY {
                     self.shared.wakeup.drain();
                 } else if let Some(state) = io.get(key) {
-                    ready.push((state.clone(), readable, writable));
+                    ready.push((state.clone(), what));
                 }
             }
         }
         drop(events);
         // Wake outside the registration lock.
-        for (state, readable, writable) in ready.drain(..) {
-            state.on_event(readable, writable);
+        for (state, what) in ready.drain(..) {
+            state.on_event(what);
         }
     }
 

@@ -1,8 +1,9 @@
 //! The hub's wait for fd events, and its wake-up fd.
 //!
-//! Registrations go through `polling` (`Poller::add_with_mode` and friends,
-//! in `crate::io`), but the wait itself is one `epoll_pwait2` on the
-//! poller's epoll fd, with a nanosecond timeout: `Poller::wait` costs five
+//! An fd is added with one `epoll_ctl` here ([`add_fd`]: `polling`'s own
+//! `add` does not ask for `EPOLLRDHUP`) and removed through `polling`'s
+//! `delete`. The wait itself is one `epoll_pwait2` on the poller's epoll
+//! fd, with a nanosecond timeout: `Poller::wait` costs five
 //! syscalls per wait (it arms a timerfd and re-arms its own notifier each
 //! time), which showed in server profiles. Cross-thread wake-ups use an
 //! eventfd of our own, registered once, edge-triggered, under
@@ -10,7 +11,7 @@
 //! idle.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use polling::{Event, PollMode, Poller};
@@ -74,16 +75,64 @@ impl EventBuf {
         EventBuf(Vec::with_capacity(capacity))
     }
 
-    /// The events of the last wait: `(key, readable, writable)`.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, bool, bool)> + '_ {
+    /// The events of the last wait: `(key, what)`.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, Readiness)> + '_ {
         let read = (libc::EPOLLIN | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI) as u32;
         let write = (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+        let closed = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
         self.0.iter().map(move |ev| {
             let flags = ev.events;
             let key = ev.u64 as usize;
-            (key, flags & read != 0, flags & write != 0)
+            let what = Readiness {
+                readable: flags & read != 0,
+                writable: flags & write != 0,
+                closed: flags & closed != 0,
+            };
+            (key, what)
         })
     }
+}
+
+/// What one poller event says about an fd.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Readiness {
+    /// Data, a connection or EOF to read, or an error.
+    pub(crate) readable: bool,
+    /// Room to write, a finished connect, or an error.
+    pub(crate) writable: bool,
+    /// The peer shut down its side, or the fd hung up or failed: what is
+    /// left to read ends in EOF or an error, without another event.
+    pub(crate) closed: bool,
+}
+
+/// Adds `fd` to `poller`'s epoll set under `key`, edge-triggered, for both
+/// directions and for the peer's shutdown (`EPOLLRDHUP`, which `polling`'s
+/// own `add` does not ask for).
+///
+/// # Safety
+///
+/// `polling`'s contract: `fd` must be deleted from the poller (its
+/// `delete`) before it is closed.
+pub(crate) unsafe fn add_fd(poller: &Poller, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET)
+            as u32,
+        u64: key as u64,
+    };
+    // SAFETY: both fds are open and `ev` is a valid event; the caller keeps
+    // the registration's lifetime rule.
+    let rc = unsafe {
+        libc::epoll_ctl(
+            poller.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            fd.as_raw_fd(),
+            &mut ev,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Waits on `poller`'s epoll set for up to `timeout` (`None`: no limit).
