@@ -44,7 +44,11 @@ pub(crate) use workers::{add_worker_if_all_stuck, placement, spawn_on, worker_hu
 const PASS_BUDGET: u32 = 64;
 
 /// How long an idle hub watches its inbox before it sleeps in the poller.
-const SPIN: Duration = Duration::from_micros(4);
+const SPIN: Duration = Duration::from_micros(1);
+
+/// How long an idle hub watches its inbox in all, giving its core away
+/// (`sched_yield`) between looks once the busy spin ([`SPIN`]) is over.
+const YIELD_SPIN: Duration = Duration::from_micros(50);
 
 /// Fruitless spins in a row before an idle hub stops spinning.
 const SPIN_CREDIT: u8 = 4;
@@ -656,6 +660,17 @@ impl Hub {
     /// saves both sides the notify and poller syscalls (about 8 µs a round
     /// trip on this machine). Returns `true` if there is work.
     ///
+    /// The watch has two phases: a busy spin of [`SPIN`], then, up to
+    /// [`YIELD_SPIN`], looks between `sched_yield`s. The second phase is for
+    /// a sender that shares this hub's core (a producer on a plain OS thread,
+    /// on a machine with few cores or busy ones): busy spinning would take
+    /// the CPU that sender needs, and sleeping makes its next message pay a
+    /// notify that also preempts it, so the two take turns per message. A
+    /// yield hands the core over and the sender fills the inbox meanwhile;
+    /// on an otherwise idle core it returns at once and costs a syscall. A
+    /// hub with fds registered skips it: their events reach it only in the
+    /// poller.
+    ///
     /// Spinning is adaptive: each spin that finds nothing costs a credit, and
     /// a hub out of credit sleeps at once (an I/O-bound hub then spends no CPU
     /// spinning); a spin that pays off, or a sleep cut short by another hub,
@@ -666,23 +681,39 @@ impl Hub {
             return false;
         }
         let start = Instant::now();
-        let until = match wake_at {
-            Some(at) => (start + SPIN).min(at),
-            None => start + SPIN,
+        let bound = |d: Duration| match wake_at {
+            Some(at) => (start + d).min(at),
+            None => start + d,
         };
-        loop {
-            for _ in 0..16 {
-                if self.shared.pending.load(Ordering::Relaxed) || done() {
-                    self.spin_credit.set(SPIN_CREDIT);
-                    return true;
+        let work = || self.shared.pending.load(Ordering::Relaxed) || done();
+        let found = 'watch: {
+            let until = bound(SPIN);
+            loop {
+                for _ in 0..16 {
+                    if work() {
+                        break 'watch true;
+                    }
+                    std::hint::spin_loop();
                 }
-                std::hint::spin_loop();
+                if Instant::now() >= until {
+                    break;
+                }
             }
-            if Instant::now() >= until {
-                self.spin_credit.set(credit - 1);
-                return false;
+            if self.shared.fds.load(Ordering::Relaxed) > 0 {
+                break 'watch false;
             }
-        }
+            let until = bound(YIELD_SPIN);
+            while Instant::now() < until {
+                std::thread::yield_now();
+                if work() {
+                    break 'watch true;
+                }
+            }
+            false
+        };
+        self.spin_credit
+            .set(if found { SPIN_CREDIT } else { credit - 1 });
+        found
     }
 
     /// Waits for fd events until `wake_at` (or forever) and wakes their waiters.
