@@ -8,7 +8,8 @@
 //! units, as tokio's) is spent, the call yields to the hub before it
 //! returns, so the hub's other green threads run; the budget refills
 //! whenever the thread really switches. On a plain OS thread a spent budget
-//! runs one pass of that thread's hub and yields the OS thread.
+//! runs one pass of that thread's hub (the kernel preempts OS threads, so
+//! it does not give its core away as well).
 //!
 //! A unit costs a thread-local access and a counter update. An extension
 //! with no counterpart in std.

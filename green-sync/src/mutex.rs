@@ -90,6 +90,23 @@ pub(crate) struct RawMutex {
     fair_at: AtomicU64,
     /// Waiters, oldest first (a woken waiter that lost goes back first).
     queue: WaitQueue,
+    /// The OS thread that took the lock last ([`os_thread`]); `lock_slow`
+    /// does not spin when it is the caller's own: a holder on the caller's
+    /// OS thread (a suspended green thread of the same hub, or the root)
+    /// cannot run, let alone unlock, while the caller spins.
+    holder: AtomicUsize,
+}
+
+thread_local! {
+    /// Its address names the OS thread (see [`os_thread`]).
+    static HERE: u8 = const { 0 };
+}
+
+/// An id of the calling OS thread: the address of a thread-local, unique
+/// among live threads and cheap to read.
+#[inline]
+fn os_thread() -> usize {
+    HERE.with(|here| std::ptr::from_ref(here) as usize)
 }
 
 impl RawMutex {
@@ -98,6 +115,7 @@ impl RawMutex {
             state: AtomicUsize::new(0),
             fair_at: AtomicU64::new(0),
             queue: WaitQueue::new(),
+            holder: AtomicUsize::new(0),
         }
     }
 
@@ -394,6 +412,7 @@ impl<T: ?Sized> Mutex<T> {
 
     #[inline]
     fn guard<'a>(&'a self, inner: std::sync::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        self.raw.holder.store(os_thread(), Ordering::Relaxed);
         MutexGuard {
             inner,
             release: Release(self),
@@ -402,9 +421,16 @@ impl<T: ?Sized> Mutex<T> {
 
     #[cold]
     fn lock_slow(&self) -> LockResult<MutexGuard<'_, T>> {
-        // A short spin helps when the holder runs on another OS thread; it
-        // is bounded and cheap when the holder is on our own hub.
-        for round in 0..SPIN_ROUNDS {
+        // A short spin helps when the holder runs on another OS thread. One
+        // on our own OS thread cannot unlock while we spin: go straight to
+        // the queue (the spin cost a few µs per contended lock between
+        // green threads of one hub).
+        let rounds = if self.raw.holder.load(Ordering::Relaxed) == os_thread() {
+            0
+        } else {
+            SPIN_ROUNDS
+        };
+        for round in 0..rounds {
             for _ in 0..(4u32 << round) {
                 std::hint::spin_loop();
             }

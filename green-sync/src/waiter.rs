@@ -260,14 +260,15 @@ impl Woken {
     }
 
     /// Unparks everyone queued (also done on drop).
+    #[inline]
     pub(crate) fn unpark_all(&mut self) {
+        // Most sends and receives wake nobody: one test, no `Vec` drain.
+        let Some(first) = self.first.take() else {
+            return;
+        };
         #[cfg(test)]
-        if self.first.is_some() {
-            schedule::point(schedule::Point::BeforeUnpark);
-        }
-        if let Some(w) = self.first.take() {
-            w.unpark();
-        }
+        schedule::point(schedule::Point::BeforeUnpark);
+        first.unpark();
         for w in self.more.drain(..) {
             w.unpark();
         }

@@ -20,6 +20,9 @@
 //! * `spawn` — spawn 100,000 tasks returning a number, join all; ns per task
 //!   (best of 4).
 //!
+//! `XHUB_WHERE=1` makes the pool print (to stderr) how many OS threads its
+//! workers ran on.
+//!
 //! Systems: `green` (default workers), `green-1` (`GREEN_WORKERS=1`), `std`
 //! (OS threads), `tokio` (multi-thread), `tokio-ct` (current-thread), `may`
 //! (2 workers; no bounded channel), `go` (`benches/go/xhub.go`).
@@ -115,6 +118,15 @@ fn run(scenario: &str, system: &str) -> String {
     }
 }
 
+/// With `XHUB_WHERE` set, the calling OS thread's id (from
+/// `/proc/thread-self`), so the pool can say how many OS threads its
+/// workers ran on (green workers split over hubs contend across them).
+fn os_thread_if_asked() -> Option<String> {
+    std::env::var_os("XHUB_WHERE")?;
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    Some(link.display().to_string())
+}
+
 fn ns_per(elapsed: Duration, n: u64) -> String {
     format!("{:.0} ns", elapsed.as_nanos() as f64 / n as f64)
 }
@@ -206,14 +218,21 @@ macro_rules! scenarios {
             type Job = Box<dyn FnOnce() + Send + 'static>;
             let (tx, rx) = mpsc::channel::<Job>();
             let rx = Arc::new(Mutex::new(rx));
+            let placed = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
             let workers: Vec<_> = (0..8)
                 .map(|_| {
                     let rx = rx.clone();
-                    thread::spawn(move || loop {
-                        let job = rx.lock().unwrap().recv();
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
+                    let placed = placed.clone();
+                    thread::spawn(move || {
+                        if let Some(tid) = os_thread_if_asked() {
+                            placed.lock().unwrap().insert(tid);
+                        }
+                        loop {
+                            let job = rx.lock().unwrap().recv();
+                            match job {
+                                Ok(job) => job(),
+                                Err(_) => return,
+                            }
                         }
                     })
                 })
@@ -237,6 +256,10 @@ macro_rules! scenarios {
             drop(tx);
             for w in workers {
                 w.join().unwrap();
+            }
+            let placed = placed.lock().unwrap().len();
+            if placed > 0 {
+                eprintln!("pool: the 8 workers ran on {placed} OS thread(s)");
             }
             format!(
                 "{:.0} k jobs/s",
