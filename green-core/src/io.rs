@@ -102,20 +102,35 @@ impl IoState {
             // sequence also sees this.
             self.closed.store(true, Ordering::Release);
         }
-        let mut woken = Vec::new();
+        // Usually one waiter: it needs no allocation (the lists keep their
+        // capacity for the next waits).
+        let mut first: Option<Arc<Ctx>> = None;
+        let mut rest: Vec<Arc<Ctx>> = Vec::new();
         {
             let mut w = lock(&self.waiters);
+            let w = &mut *w;
             if readable {
                 self.read_seq.fetch_add(1, Ordering::AcqRel);
-                woken.append(&mut w.readers);
             }
             if writable {
                 self.write_seq.fetch_add(1, Ordering::AcqRel);
-                woken.append(&mut w.writers);
+            }
+            let lists = [(readable, &mut w.readers), (writable, &mut w.writers)];
+            for (on, list) in lists {
+                if !on {
+                    continue;
+                }
+                for ctx in list.drain(..) {
+                    if first.is_none() {
+                        first = Some(ctx);
+                    } else {
+                        rest.push(ctx);
+                    }
+                }
             }
         }
         // Wake outside the lock.
-        for ctx in woken {
+        for ctx in first.into_iter().chain(rest) {
             ctx.wake();
         }
     }
