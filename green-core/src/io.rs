@@ -147,6 +147,18 @@ enum Edge {
     Stopped,
 }
 
+impl Edge {
+    /// `Ok` to retry the syscall; else how `GreenFd::io` reports the end:
+    /// `TimedOut`, or `Interrupted` without an OS error code.
+    fn ended(self) -> io::Result<()> {
+        match self {
+            Edge::Ready => Ok(()),
+            Edge::TimedOut => Err(io::ErrorKind::TimedOut.into()),
+            Edge::Stopped => Err(io::ErrorKind::Interrupted.into()),
+        }
+    }
+}
+
 /// One registration of the fd, on one hub's poller.
 struct Registration {
     hub: Arc<HubShared>,
@@ -403,11 +415,7 @@ impl<T: AsFd> GreenFd<T> {
                 && !s.closed.load(Ordering::Acquire)
             {
                 waited = true;
-                match self.wait_edge(s, interest, seen, deadline, stop) {
-                    Edge::Ready => {}
-                    Edge::TimedOut => return Err(io::ErrorKind::TimedOut.into()),
-                    Edge::Stopped => return Err(io::ErrorKind::Interrupted.into()),
-                }
+                self.wait_edge(s, interest, seen, deadline, stop).ended()?;
             }
         }
         loop {
@@ -443,11 +451,7 @@ impl<T: AsFd> GreenFd<T> {
             match (&state, seen) {
                 (Some(s), Some(seen)) => {
                     waited = true;
-                    match self.wait_edge(s, interest, seen, deadline, stop) {
-                        Edge::Ready => {}
-                        Edge::TimedOut => return Err(io::ErrorKind::TimedOut.into()),
-                        Edge::Stopped => return Err(io::ErrorKind::Interrupted.into()),
-                    }
+                    self.wait_edge(s, interest, seen, deadline, stop).ended()?;
                 }
                 _ => {
                     // First WouldBlock: register, then retry at once — an

@@ -155,7 +155,41 @@ impl<T: AsFd> Sock<T> {
     pub(crate) fn io<R>(
         &self,
         interest: Interest,
-        mut op: impl FnMut(&T) -> io::Result<R>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.in_mode(interest, op, |deadline, op| {
+            self.fd.io(interest, deadline, op)
+        })
+    }
+
+    /// [`Sock::io`] for a stream transfer of up to `len` bytes; with
+    /// `short_drains` (the kernel's buffer is empty, or full, after a
+    /// short transfer), through `GreenFd::io_stream`, so that after a
+    /// short one the next call waits for readiness before trying.
+    pub(crate) fn io_stream(
+        &self,
+        interest: Interest,
+        len: usize,
+        short_drains: bool,
+        op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        if !short_drains {
+            return self.io(interest, op);
+        }
+        self.in_mode(interest, op, |deadline, op| {
+            self.fd.io_stream(interest, deadline, len, op)
+        })
+    }
+
+    /// The socket's mode around a blocking call: in non-blocking mode `op`
+    /// runs once (retried on `Interrupted`); otherwise `wait` runs it until
+    /// the mode's timeout for `interest`, whose expiry becomes std's
+    /// `WouldBlock`.
+    fn in_mode<R, F: FnMut(&T) -> io::Result<R>>(
+        &self,
+        interest: Interest,
+        mut op: F,
+        wait: impl FnOnce(Option<Instant>, F) -> io::Result<R>,
     ) -> io::Result<R> {
         if self.mode.nonblocking.load(Ordering::Relaxed) {
             loop {
@@ -169,39 +203,7 @@ impl<T: AsFd> Sock<T> {
             .mode
             .timeout(interest)
             .and_then(|d| Instant::now().checked_add(d));
-        match self.fd.io(interest, deadline, op) {
-            Err(e) if deadline.is_some() && is_green_timeout(&e) => Err(timeout_expired()),
-            other => other,
-        }
-    }
-
-    /// [`Sock::io`] for a stream transfer of up to `len` bytes; with
-    /// `short_drains` (the kernel's buffer is empty, or full, after a
-    /// short transfer), through `GreenFd::io_stream`, so that after a
-    /// short one the next call waits for readiness before trying.
-    pub(crate) fn io_stream(
-        &self,
-        interest: Interest,
-        len: usize,
-        short_drains: bool,
-        mut op: impl FnMut(&T) -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        if !short_drains {
-            return self.io(interest, op);
-        }
-        if self.mode.nonblocking.load(Ordering::Relaxed) {
-            loop {
-                match op(self.get()) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    other => return other,
-                }
-            }
-        }
-        let deadline = self
-            .mode
-            .timeout(interest)
-            .and_then(|d| Instant::now().checked_add(d));
-        match self.fd.io_stream(interest, deadline, len, op) {
+        match wait(deadline, op) {
             Err(e) if deadline.is_some() && is_green_timeout(&e) => Err(timeout_expired()),
             other => other,
         }
