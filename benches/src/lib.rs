@@ -54,6 +54,21 @@ pub fn print_table(scenarios: &[&str], systems: &[&str], columns: &[&str]) {
     }
 }
 
+/// Builds `benches/go/<name>.go` into `target/go-<name>` if `go` is
+/// installed, and returns the binary's path; `None` without `go` or when
+/// the build fails (go's own message is on stderr).
+pub fn go_binary(name: &str) -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    let out = root.join("target").join(format!("go-{name}"));
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(root.join("benches/go").join(format!("{name}.go")))
+        .status()
+        .ok()?;
+    built.success().then_some(out)
+}
+
 /// The best (shortest) of `reps` runs of `f`, each of which times itself and
 /// returns its own elapsed time (so setup outside the timed part is not
 /// counted). `Duration::ZERO` if `reps` is 0.

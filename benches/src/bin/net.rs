@@ -1,6 +1,7 @@
 //! Network benchmarks: the same hand-rolled servers on green threads, std
 //! threads (thread per connection), tokio (task per connection) and may
-//! (coroutine per connection), side by side.
+//! (coroutine per connection), side by side, and the same servers in Go
+//! (goroutine per connection, `benches/go/net.go`) when `go` is installed.
 //!
 //! ```text
 //! cargo run --release -p green-benches --bin net                 # echo table, then HTTP table if wrk is installed
@@ -23,7 +24,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const IMPLS: [&str; 4] = ["green", "std", "tokio", "may"];
+const IMPLS: [&str; 5] = ["green", "std", "tokio", "may", "go"];
+
+/// The Go servers' binary, built once by `main` when `go` is asked for.
+static GO: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 const MSG: usize = 64;
 const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
@@ -238,10 +242,17 @@ struct Server {
 
 impl Server {
     fn start(which: &str, http: bool) -> Server {
-        let exe = std::env::current_exe().unwrap();
         let mode = if http { "serve-http" } else { "serve-echo" };
-        let mut child = Command::new(exe)
-            .args([mode, which, "0"])
+        // The Go servers are their own binary; ours re-runs this one.
+        let (program, args) = match which {
+            "go" => (
+                GO.get().expect("go server built by main").clone(),
+                vec![mode, "0"],
+            ),
+            _ => (std::env::current_exe().unwrap(), vec![mode, which, "0"]),
+        };
+        let mut child = Command::new(program)
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .expect("start server process");
@@ -481,7 +492,20 @@ fn main() {
                 .filter_map(|c| c.trim().parse().ok())
                 .collect();
             let impls = arg_list(&args, "--impls", &IMPLS.join(","));
-            let impls: Vec<&str> = impls.split(',').collect();
+            let mut impls: Vec<&str> = impls.split(',').collect();
+            if impls.contains(&"go") {
+                match green_benches::go_binary("net") {
+                    Some(go) => {
+                        let _ = GO.set(go);
+                    }
+                    None => {
+                        eprintln!(
+                            "go is not installed or did not build benches/go/net.go: no go rows"
+                        );
+                        impls.retain(|&i| i != "go");
+                    }
+                }
+            }
             if cmd != "http" {
                 let secs: f64 = arg_list(&args, "--secs", "5").parse().unwrap_or(5.0);
                 let mut rows = Vec::new();

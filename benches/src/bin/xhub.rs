@@ -48,7 +48,7 @@ fn main() {
         println!("RESULT {}", run(&args[0], &args[1]));
         return;
     }
-    let go = go_binary();
+    let go = green_benches::go_binary("xhub");
     let exe = std::env::current_exe().unwrap();
     println!("| scenario | {} |", SYSTEMS.join(" | "));
     println!("|---|{}", "---|".repeat(SYSTEMS.len()));
@@ -77,19 +77,6 @@ fn main() {
         }
         println!("{row}");
     }
-}
-
-/// Builds the Go side once, if `go` is installed.
-fn go_binary() -> Option<std::path::PathBuf> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
-    let out = root.join("target").join("go-xhub");
-    let built = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(root.join("benches/go/xhub.go"))
-        .status()
-        .ok()?;
-    built.success().then_some(out)
 }
 
 fn run(scenario: &str, system: &str) -> String {
