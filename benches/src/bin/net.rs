@@ -25,12 +25,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const IMPLS: [&str; 5] = ["green", "std", "tokio", "may", "go"];
-
-/// The Go servers' binary, built once by `main` when `go` is asked for.
-static GO: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 const MSG: usize = 64;
 const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
+
+/// The Go servers' binary (`benches/go/net.go`), built once by `main` when
+/// `go` is asked for; `serve` runs only the Rust servers.
+static GO: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
 // ---- shared server logic ----------------------------------------------------
 
@@ -228,7 +229,7 @@ fn serve(which: &str, port: u16, http: bool) {
         "std" => serve_std(port, http),
         "tokio" => serve_tokio(port, http),
         "may" => serve_may(port, http),
-        other => panic!("unknown server {other:?}; one of {IMPLS:?}"),
+        other => panic!("unknown server {other:?}: this binary serves green, std, tokio and may (go is its own binary)"),
     }
 }
 
