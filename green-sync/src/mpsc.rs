@@ -19,7 +19,9 @@
 //!   short lock around a `VecDeque` and the waiter lists (std's lock-free
 //!   queues are not reachable without `unsafe`); nothing blocks or runs user
 //!   code under that lock (values dropped by a closing receiver are dropped
-//!   after it is released).
+//!   after it is released). The receiver of an unbounded channel takes
+//!   everything buffered in one go and serves the rest from its own side,
+//!   so senders and the receiver seldom meet on that lock.
 //! * When the [`Receiver`] is dropped, buffered messages are dropped at once
 //!   (std does the same).
 //!
@@ -60,10 +62,12 @@
 //! assert_eq!(got, (0..10).collect::<Vec<_>>());
 //! ```
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -84,6 +88,13 @@ const TOKEN_CLOSED: usize = 3;
 /// The shared state of one channel.
 struct Chan<T> {
     inner: StdMutex<Inner<T>>,
+    /// Live `Sender`s / `SyncSender`s. Kept out of the lock, as std keeps
+    /// it, so that cloning and dropping a sender (once per job in a pool
+    /// that hands each job a reply sender) is one atomic operation. Only
+    /// the last sender's drop takes the lock, to wake the receiver; the
+    /// receiver reads the count under the lock, after looking at the
+    /// buffer, so a message sent before the last drop is never missed.
+    senders: AtomicUsize,
 }
 
 struct Inner<T> {
@@ -92,8 +103,6 @@ struct Inner<T> {
     buf: VecDeque<T>,
     /// `None`: unbounded. `Some(0)`: rendezvous.
     cap: Option<usize>,
-    /// Live `Sender`s / `SyncSender`s.
-    senders: usize,
     /// Whether the `Receiver` is alive.
     receiver: bool,
     /// The receiver, when it is parked waiting for a message.
@@ -112,7 +121,23 @@ struct Offer<T> {
 
 impl<T> Inner<T> {
     /// Takes the next message, if any, waking whoever that unblocks.
-    fn take(&mut self, woken: &mut Woken) -> Option<T> {
+    ///
+    /// An unbounded channel hands the receiver everything buffered at once:
+    /// it moves into the receiver's `cache` (empty whenever the receiver
+    /// comes here, so its messages are always older than the buffer's), and
+    /// the receiver takes the rest without this lock. Senders then rarely
+    /// meet the receiver on the lock. A bounded channel takes one message,
+    /// since a message moved out would free a slot std keeps taken.
+    fn take(&mut self, woken: &mut Woken, cache: &RefCell<VecDeque<T>>) -> Option<T> {
+        if self.cap.is_none() {
+            let value = self.buf.pop_front()?;
+            if !self.buf.is_empty() {
+                let mut cache = cache.borrow_mut();
+                debug_assert!(cache.is_empty());
+                std::mem::swap(&mut self.buf, &mut cache);
+            }
+            return Some(value);
+        }
         if let Some(value) = self.buf.pop_front() {
             if matches!(self.cap, Some(cap) if cap > 0) {
                 // A slot is free: one blocked sender may fill it.
@@ -140,12 +165,12 @@ impl<T> Chan<T> {
             inner: StdMutex::new(Inner {
                 buf: VecDeque::new(),
                 cap,
-                senders: 1,
                 receiver: true,
                 recv_waiter: None,
                 send_waiters: WaiterList::new(),
                 offers: VecDeque::new(),
             }),
+            senders: AtomicUsize::new(1),
         })
     }
 
@@ -305,13 +330,18 @@ impl<T> Chan<T> {
         }
     }
 
-    fn try_recv(&self) -> Result<T, TryRecvError> {
+    fn try_recv(&self, cache: &RefCell<VecDeque<T>>) -> Result<T, TryRecvError> {
+        if let Some(value) = cache.borrow_mut().pop_front() {
+            return Ok(value);
+        }
         let result = {
             let mut woken = Woken::new();
             let mut inner = self.lock();
-            match inner.take(&mut woken) {
+            match inner.take(&mut woken, cache) {
                 Some(value) => Ok(value),
-                None if inner.senders == 0 => Err(TryRecvError::Disconnected),
+                None if self.senders.load(Ordering::Acquire) == 0 => {
+                    Err(TryRecvError::Disconnected)
+                }
                 None => Err(TryRecvError::Empty),
             }
         };
@@ -322,16 +352,23 @@ impl<T> Chan<T> {
         result
     }
 
-    fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    fn recv(
+        &self,
+        cache: &RefCell<VecDeque<T>>,
+        deadline: Option<Instant>,
+    ) -> Result<T, RecvTimeoutError> {
         green_core::coop::consume();
+        if let Some(value) = cache.borrow_mut().pop_front() {
+            return Ok(value);
+        }
         loop {
             let mut woken = Woken::new();
             let waiter = {
                 let mut inner = self.lock();
-                if let Some(value) = inner.take(&mut woken) {
+                if let Some(value) = inner.take(&mut woken, cache) {
                     return Ok(value);
                 }
-                if inner.senders == 0 {
+                if self.senders.load(Ordering::Acquire) == 0 {
                     return Err(RecvTimeoutError::Disconnected);
                 }
                 if let Some(deadline) = deadline {
@@ -366,16 +403,22 @@ impl<T> Chan<T> {
     }
 
     fn add_sender(&self) {
-        self.lock().senders += 1;
+        // A new sender is cloned from a live one, so the count is never 0
+        // here and nobody can be deciding on a hang-up it would undo.
+        self.senders.fetch_add(1, Ordering::Relaxed);
     }
 
     fn drop_sender(&self) {
-        let mut woken = Woken::new();
-        let mut inner = self.lock();
-        inner.senders -= 1;
-        if inner.senders == 0 {
-            inner.wake_receiver(&mut woken);
+        // Release: the sends this sender made are seen by a receiver that
+        // reads the count as 0 (Acquire).
+        if self.senders.fetch_sub(1, Ordering::Release) != 1 {
+            return;
         }
+        // The last one: a receiver that read the count before this
+        // decrement has parked (or is about to, under the lock we now wait
+        // for), so wake it to see the hang-up.
+        let mut woken = Woken::new();
+        self.lock().wake_receiver(&mut woken);
     }
 
     fn drop_receiver(&self) {
@@ -468,6 +511,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         Sender { chan: chan.clone() },
         Receiver {
             chan,
+            cache: AssertUnwindSafe(RefCell::new(VecDeque::new())),
             _not_sync: PhantomData,
         },
     )
@@ -497,6 +541,7 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
         SyncSender { chan: chan.clone() },
         Receiver {
             chan,
+            cache: AssertUnwindSafe(RefCell::new(VecDeque::new())),
             _not_sync: PhantomData,
         },
     )
@@ -518,6 +563,13 @@ pub struct SyncSender<T> {
 /// version of [`std::sync::mpsc::Receiver`] (`Send`, `!Sync`).
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
+    /// Messages of an unbounded channel already taken from its buffer in
+    /// one go, oldest first (see `Inner::take`); only the receiver touches
+    /// it. Dropped, like the buffer, when the receiver is. No user code runs
+    /// while it is borrowed, so an unwind never sees it half-changed
+    /// (hence the `AssertUnwindSafe`, which keeps the receiver as
+    /// unwind-safe as std's).
+    cache: AssertUnwindSafe<RefCell<VecDeque<T>>>,
     /// `Send` but not `Sync`, like std's receiver (and just as unwind-safe).
     _not_sync: PhantomData<std::sync::mpsc::Receiver<()>>,
 }
@@ -635,7 +687,7 @@ impl<T> Receiver<T> {
     /// channel: no sender is blocked in `send`); [`TryRecvError::Disconnected`]
     /// if, in addition, every sender has been dropped.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.chan.try_recv()
+        self.chan.try_recv(&self.cache)
     }
 
     /// Blocks the current green thread (or OS thread) until a message
@@ -647,7 +699,7 @@ impl<T> Receiver<T> {
     /// [`RecvError`] once the channel is empty and every sender has been
     /// dropped.
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.chan.recv(None).map_err(|_| RecvError)
+        self.chan.recv(&self.cache, None).map_err(|_| RecvError)
     }
 
     /// Like [`recv`](Receiver::recv), giving up after `timeout`; never gives
@@ -673,7 +725,7 @@ impl<T> Receiver<T> {
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.chan.recv(Some(deadline)),
+            Some(deadline) => self.chan.recv(&self.cache, Some(deadline)),
             // Too far in the future to represent: wait without a deadline.
             None => self.recv().map_err(RecvTimeoutError::from),
         }

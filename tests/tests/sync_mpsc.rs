@@ -387,3 +387,80 @@ fn bounded_channel_stress_mixed() {
         h.join().unwrap();
     }
 }
+
+/// Bounded, seeded stress on the unbounded channel, whose receiver takes
+/// every buffered message in one go and then serves itself from that
+/// batch: the receiver (a worker green thread, a local one or the test
+/// thread) parks between short bursts from senders on every kind of
+/// thread, mixing `recv`, `recv_timeout` and `try_recv`, and the last
+/// sender's drop races its park. Every round receives every message once,
+/// in order per sender, and then sees the hang-up (a lost wake-up hangs
+/// the test).
+#[test]
+fn unbounded_channel_batches_and_park_races() {
+    let mut rng = Rng::from_env("sync_mpsc::unbounded_park_races");
+    for round in 0..150 {
+        let (tx, rx) = green_sync::mpsc::channel::<(usize, u64)>();
+        let senders = 1 + rng.below(4) as usize;
+        let counts: Vec<u64> = (0..senders).map(|_| rng.below(40)).collect();
+        let mut green = Vec::new();
+        let mut os = Vec::new();
+        for (s, &n) in counts.iter().enumerate() {
+            let tx = tx.clone();
+            let pause_every = 1 + rng.below(8);
+            let work = move || {
+                for i in 0..n {
+                    tx.send((s, i)).unwrap();
+                    if i % pause_every == 0 {
+                        green_core::thread::yield_now();
+                    }
+                }
+            };
+            match (s + round) % 3 {
+                0 => green.push(green_core::thread::spawn(work)),
+                1 => green.push(green_core::runtime::spawn_local(work)),
+                _ => os.push(std::thread::spawn(work)),
+            }
+        }
+        drop(tx);
+        let mode = rng.below(3);
+        let receive = move || {
+            let mut next = vec![0u64; senders];
+            let mut turn = 0u64;
+            loop {
+                turn += 1;
+                let got = match (mode + turn) % 3 {
+                    0 => rx.recv().ok(),
+                    1 => match rx.recv_timeout(Duration::from_micros(200)) {
+                        Ok(m) => Some(m),
+                        Err(green_sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                        Err(green_sync::mpsc::RecvTimeoutError::Disconnected) => None,
+                    },
+                    _ => match rx.try_recv() {
+                        Ok(m) => Some(m),
+                        Err(green_sync::mpsc::TryRecvError::Empty) => {
+                            green_core::thread::yield_now();
+                            continue;
+                        }
+                        Err(green_sync::mpsc::TryRecvError::Disconnected) => None,
+                    },
+                };
+                let Some((s, i)) = got else { return next };
+                assert_eq!(next[s], i, "round {round}: sender {s} out of order");
+                next[s] += 1;
+            }
+        };
+        let next = match round % 3 {
+            0 => green_core::thread::spawn(receive).join().unwrap(),
+            1 => green_core::runtime::spawn_local(receive).join().unwrap(),
+            _ => receive(),
+        };
+        assert_eq!(next, counts, "round {round}");
+        for h in green {
+            h.join().unwrap();
+        }
+        for h in os {
+            h.join().unwrap();
+        }
+    }
+}
