@@ -7,6 +7,7 @@
 //! cargo run --release -p green-benches --bin net                 # echo table, then HTTP table if wrk is installed
 //! cargo run --release -p green-benches --bin net -- echo --secs 5 --conns 100,1000
 //! cargo run --release -p green-benches --bin net -- http --secs 10 --conns 100,1000
+//! cargo run --release -p green-benches --bin net -- http --secs 5 --rounds 4   # interleaved rounds, then medians
 //! cargo run --release -p green-benches --bin net -- serve-http green 8080   # for wrk by hand
 //! ```
 //!
@@ -17,6 +18,12 @@
 //! outstanding message per connection); the HTTP load from `wrk -t2
 //! --latency` (`apt-get install wrk`). Nothing is asserted: figures vary
 //! with the machine and its load.
+//!
+//! `--rounds N` runs the HTTP cells N times, each round starting the
+//! servers one place further along the list, and prints every round and
+//! then the median of each cell. Servers run one after another, so a
+//! machine whose speed drifts (a shared VM) favours whichever ran in a
+//! fast minute; rotating the order spreads that over every server.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -470,6 +477,41 @@ fn http_run(which: &str, conns: usize, secs: u64) -> io::Result<Row> {
     Ok(row)
 }
 
+/// Each cell's median over the rounds, field by field (so a row may mix
+/// rounds), in `conns` then `impls` order.
+fn medians(conns: &[usize], impls: &[&str], rounds: &[Vec<Row>]) -> Vec<Row> {
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+    let mut out = Vec::new();
+    for &c in conns {
+        for &i in impls {
+            let cells: Vec<&Row> = rounds
+                .iter()
+                .flatten()
+                .filter(|r| r.conns == c && r.name == i)
+                .collect();
+            let of = |f: fn(&Row) -> f64| median(cells.iter().map(|r| f(r)).collect());
+            out.push(Row {
+                name: i.into(),
+                conns: c,
+                reqs: of(|r| r.reqs),
+                p50_us: of(|r| r.p50_us),
+                p99_us: of(|r| r.p99_us),
+                cpu_us: of(|r| r.cpu_us),
+                threads: of(|r| r.threads as f64) as u64,
+            });
+        }
+    }
+    out
+}
+
 fn arg_list(args: &[String], name: &str, default: &str) -> String {
     args.iter()
         .position(|a| a == name)
@@ -524,25 +566,40 @@ fn main() {
             }
             if cmd != "echo" {
                 let secs: u64 = arg_list(&args, "--secs", "10").parse().unwrap_or(10);
-                let mut rows = Vec::new();
-                for &c in &conns {
-                    for &i in &impls {
-                        match http_run(i, c, secs) {
-                            Ok(r) => {
-                                eprintln!("http {i} c{c}: {:.0} req/s", r.reqs);
-                                rows.push(r)
-                            }
-                            Err(e) => {
-                                eprintln!("http: cannot run wrk ({e}); `apt-get install wrk` to measure HTTP");
-                                return;
+                let rounds: usize = arg_list(&args, "--rounds", "1").parse().unwrap_or(1).max(1);
+                let title = format!("HTTP/1.1 hello world, keep-alive, wrk -t2 -d{secs}s --latency");
+                let mut all = Vec::new();
+                for round in 0..rounds {
+                    let mut order = impls.clone();
+                    order.rotate_left(round % impls.len().max(1));
+                    let mut rows = Vec::new();
+                    for &c in &conns {
+                        for &i in &order {
+                            match http_run(i, c, secs) {
+                                Ok(r) => {
+                                    eprintln!("http {i} c{c}: {:.0} req/s", r.reqs);
+                                    rows.push(r)
+                                }
+                                Err(e) => {
+                                    eprintln!("http: cannot run wrk ({e}); `apt-get install wrk` to measure HTTP");
+                                    return;
+                                }
                             }
                         }
                     }
+                    if rounds > 1 {
+                        print_table(
+                            &format!("{title}, round {} of {rounds} (order {})", round + 1, order.join(", ")),
+                            &rows,
+                        );
+                    }
+                    all.push(rows);
                 }
-                print_table(
-                    &format!("HTTP/1.1 hello world, keep-alive, wrk -t2 -d{secs}s --latency"),
-                    &rows,
-                );
+                if rounds == 1 {
+                    print_table(&title, &all[0]);
+                } else {
+                    print_table(&format!("{title}, median of {rounds} rounds"), &medians(&conns, &impls, &all));
+                }
             }
         }
         other => {
