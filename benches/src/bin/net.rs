@@ -567,7 +567,8 @@ fn main() {
             if cmd != "echo" {
                 let secs: u64 = arg_list(&args, "--secs", "10").parse().unwrap_or(10);
                 let rounds: usize = arg_list(&args, "--rounds", "1").parse().unwrap_or(1).max(1);
-                let title = format!("HTTP/1.1 hello world, keep-alive, wrk -t2 -d{secs}s --latency");
+                let title =
+                    format!("HTTP/1.1 hello world, keep-alive, wrk -t2 -d{secs}s --latency");
                 let mut all = Vec::new();
                 for round in 0..rounds {
                     let mut order = impls.clone();
@@ -589,7 +590,11 @@ fn main() {
                     }
                     if rounds > 1 {
                         print_table(
-                            &format!("{title}, round {} of {rounds} (order {})", round + 1, order.join(", ")),
+                            &format!(
+                                "{title}, round {} of {rounds} (order {})",
+                                round + 1,
+                                order.join(", ")
+                            ),
                             &rows,
                         );
                     }
@@ -598,7 +603,10 @@ fn main() {
                 if rounds == 1 {
                     print_table(&title, &all[0]);
                 } else {
-                    print_table(&format!("{title}, median of {rounds} rounds"), &medians(&conns, &impls, &all));
+                    print_table(
+                        &format!("{title}, median of {rounds} rounds"),
+                        &medians(&conns, &impls, &all),
+                    );
                 }
             }
         }
