@@ -62,7 +62,7 @@
 //! assert_eq!(got, (0..10).collect::<Vec<_>>());
 //! ```
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
@@ -355,6 +355,7 @@ impl<T> Chan<T> {
     fn recv(
         &self,
         cache: &RefCell<VecDeque<T>>,
+        spare: &Cell<Option<Arc<Waiter>>>,
         deadline: Option<Instant>,
     ) -> Result<T, RecvTimeoutError> {
         green_core::coop::consume();
@@ -376,7 +377,7 @@ impl<T> Chan<T> {
                         return Err(RecvTimeoutError::Timeout);
                     }
                 }
-                let waiter = Waiter::new(0, &sites::MPSC_RECV);
+                let waiter = Waiter::new_reusing(spare, 0, &sites::MPSC_RECV);
                 inner.recv_waiter = Some(waiter.clone());
                 waiter
             };
@@ -399,6 +400,8 @@ impl<T> Chan<T> {
                     inner.recv_waiter = None;
                 }
             }
+            // Off every list now: keep it for the next wait.
+            Waiter::recycle(waiter, spare);
         }
     }
 
@@ -512,6 +515,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         Receiver {
             chan,
             cache: AssertUnwindSafe(RefCell::new(VecDeque::new())),
+            spare: AssertUnwindSafe(Cell::new(None)),
             _not_sync: PhantomData,
         },
     )
@@ -542,6 +546,7 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
         Receiver {
             chan,
             cache: AssertUnwindSafe(RefCell::new(VecDeque::new())),
+            spare: AssertUnwindSafe(Cell::new(None)),
             _not_sync: PhantomData,
         },
     )
@@ -570,6 +575,9 @@ pub struct Receiver<T> {
     /// (hence the `AssertUnwindSafe`, which keeps the receiver as
     /// unwind-safe as std's).
     cache: AssertUnwindSafe<RefCell<VecDeque<T>>>,
+    /// The waiter of the receiver's last park, kept for its next one
+    /// (`Waiter::recycle`); same unwind-safety argument as `cache`.
+    spare: AssertUnwindSafe<Cell<Option<Arc<Waiter>>>>,
     /// `Send` but not `Sync`, like std's receiver (and just as unwind-safe).
     _not_sync: PhantomData<std::sync::mpsc::Receiver<()>>,
 }
@@ -699,7 +707,9 @@ impl<T> Receiver<T> {
     /// [`RecvError`] once the channel is empty and every sender has been
     /// dropped.
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.chan.recv(&self.cache, None).map_err(|_| RecvError)
+        self.chan
+            .recv(&self.cache, &self.spare, None)
+            .map_err(|_| RecvError)
     }
 
     /// Like [`recv`](Receiver::recv), giving up after `timeout`; never gives
@@ -725,7 +735,7 @@ impl<T> Receiver<T> {
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.chan.recv(&self.cache, Some(deadline)),
+            Some(deadline) => self.chan.recv(&self.cache, &self.spare, Some(deadline)),
             // Too far in the future to represent: wait without a deadline.
             None => self.recv().map_err(RecvTimeoutError::from),
         }

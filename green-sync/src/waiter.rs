@@ -67,6 +67,7 @@
 //! the O(n) removal of a timed-out waiter); nothing parks, allocates user
 //! values or runs user code under it, so it is never held across a switch.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
@@ -82,7 +83,9 @@ pub(crate) const WAITING: usize = 0;
 #[derive(Debug)]
 pub(crate) struct Waiter {
     /// Wakes the context that created this waiter (any thread, any hub).
-    unparker: Unparker,
+    /// `None` only while a recycled waiter sits unused in its owner's spare
+    /// slot ([`Waiter::recycle`]), where it is never on a list.
+    unparker: Option<Unparker>,
     /// [`WAITING`] until a waker removes the waiter from its list and stores
     /// its token (any other value, chosen by the primitive). Written only
     /// under the lock of the list holding the waiter.
@@ -98,11 +101,47 @@ impl Waiter {
     /// names.
     pub(crate) fn new(tag: usize, site: &'static WaitSite) -> Arc<Waiter> {
         Arc::new(Waiter {
-            unparker: park::unparker(),
+            unparker: Some(park::unparker()),
             token: AtomicUsize::new(WAITING),
             tag,
             site,
         })
+    }
+
+    /// [`Waiter::new`], reusing the allocation of the waiter in `spare` if
+    /// there is one (a channel's receiver parks over and over: this saves
+    /// an allocation and a free per wait).
+    pub(crate) fn new_reusing(
+        spare: &Cell<Option<Arc<Waiter>>>,
+        tag: usize,
+        site: &'static WaitSite,
+    ) -> Arc<Waiter> {
+        if let Some(mut waiter) = spare.take() {
+            // Always unique: `recycle` stores only unshared waiters, and
+            // nothing clones one from the spare slot.
+            if let Some(w) = Arc::get_mut(&mut waiter) {
+                w.unparker = Some(park::unparker());
+                *w.token.get_mut() = WAITING;
+                w.tag = tag;
+                w.site = site;
+                return waiter;
+            }
+        }
+        Waiter::new(tag, site)
+    }
+
+    /// Keeps `waiter` in `spare` for the next [`Waiter::new_reusing`] once
+    /// its wait is over, if nobody else holds it any more; a waker that
+    /// has not yet dropped its handle (on another OS thread) keeps it, and
+    /// then it is simply freed. `Arc::get_mut` reads the count with
+    /// `Acquire`, after the waker's `Release` drop, so the waker is done
+    /// with it. The context reference is dropped at once, so a spare
+    /// keeps no finished green thread's context alive.
+    pub(crate) fn recycle(mut waiter: Arc<Waiter>, spare: &Cell<Option<Arc<Waiter>>>) {
+        if let Some(w) = Arc::get_mut(&mut waiter) {
+            w.unparker = None;
+            spare.set(Some(waiter));
+        }
     }
 
     /// What this waiter waits for.
@@ -125,7 +164,11 @@ impl Waiter {
 
     /// Wakes the waiter's context (after [`Waiter::set_token`]).
     pub(crate) fn unpark(&self) {
-        self.unparker.unpark();
+        // Never `None` here: a waiter on a list was made or reused for
+        // the context that waits on it.
+        if let Some(unparker) = &self.unparker {
+            unparker.unpark();
+        }
     }
 
     /// Parks the calling context (which must be the one that created this
