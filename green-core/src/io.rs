@@ -87,7 +87,7 @@ impl List {
     fn remove(&mut self, ctx: &Arc<Ctx>) {
         if self.one.as_ref().is_some_and(|c| Arc::ptr_eq(c, ctx)) {
             self.one = None;
-        } else if !self.more.is_empty() {
+        } else {
             self.more.retain(|c| !Arc::ptr_eq(c, ctx));
         }
     }
@@ -276,6 +276,20 @@ impl<T: AsFd> GreenFd<T> {
         self.get_ref().as_fd()
     }
 
+    /// The registration on the caller's hub, if there is one already.
+    fn existing_state_here(&self) -> Option<StateRef<'_>> {
+        let here = hub::with(|h| Arc::as_ptr(&h.shared));
+        // Nothing is registered until `first` is.
+        let first = self.first.get()?;
+        if Arc::as_ptr(&first.hub) == here {
+            return Some(StateRef::First(&first.state));
+        }
+        lock(&self.regs)
+            .iter()
+            .find(|r| Arc::as_ptr(&r.hub) == here)
+            .map(|r| StateRef::Other(r.state.clone()))
+    }
+
     /// The registration on the caller's hub, created on first use.
     fn state_here(&self) -> io::Result<StateRef<'_>> {
         if let Some(state) = self.existing_state_here() {
@@ -285,13 +299,11 @@ impl<T: AsFd> GreenFd<T> {
         let mut regs = lock(&self.regs);
         // Looked for again under the lock: another thread of this hub may
         // have registered meanwhile.
-        if let Some(first) = self.first.get() {
-            if Arc::ptr_eq(&first.hub, &here) {
-                return Ok(StateRef::First(&first.state));
-            }
-        }
         if let Some(r) = regs.iter().find(|r| Arc::ptr_eq(&r.hub, &here)) {
             return Ok(StateRef::Other(r.state.clone()));
+        }
+        if let Some(first) = self.first.get().filter(|f| Arc::ptr_eq(&f.hub, &here)) {
+            return Ok(StateRef::First(&first.state));
         }
         let state = Arc::new(IoState::new());
         let key = lock(&here.io).insert(state.clone());
@@ -310,30 +322,13 @@ impl<T: AsFd> GreenFd<T> {
             key,
             state: state.clone(),
         };
-        if self.first.get().is_none() {
-            // `first` is only set under `regs`' lock, which is held: this
-            // cannot fail (and if it did, the registration is kept anyway).
-            if let Err(reg) = self.first.set(reg) {
-                regs.push(reg);
-            }
-        } else {
+        // The first hub's registration goes inline (set only under `regs`'
+        // lock, which is held); any later one joins the list.
+        if let Err(reg) = self.first.set(reg) {
             regs.push(reg);
         }
         // Later calls borrow the first registration's state without a lock.
         Ok(StateRef::Other(state))
-    }
-
-    /// The registration on the caller's hub, if there is one already.
-    fn existing_state_here(&self) -> Option<StateRef<'_>> {
-        let here = hub::with(|h| Arc::as_ptr(&h.shared));
-        let first = self.first.get()?;
-        if Arc::as_ptr(&first.hub) == here {
-            return Some(StateRef::First(&first.state));
-        }
-        lock(&self.regs)
-            .iter()
-            .find(|r| Arc::as_ptr(&r.hub) == here)
-            .map(|r| StateRef::Other(r.state.clone()))
     }
 
     fn deregister_all(&mut self) {

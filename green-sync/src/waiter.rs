@@ -166,6 +166,7 @@ impl Waiter {
     pub(crate) fn unpark(&self) {
         // Never `None` here: a waiter on a list was made or reused for
         // the context that waits on it.
+        debug_assert!(self.unparker.is_some(), "a listed waiter has no context");
         if let Some(unparker) = &self.unparker {
             unparker.unpark();
         }
