@@ -58,36 +58,41 @@ pub(crate) const ROOT_SLOT: u32 = u32::MAX;
 ///
 /// Shared (`Arc`) between the hub that owns it and every handle that may wake
 /// it (`Thread`, waiter queues, timers, fd waiter lists), on any OS thread.
+///
+/// The fields are in a fixed order, those a wake, a resume and a park touch
+/// first: right behind the `Arc`'s counts they more often share one cache
+/// line, and on a server with many connections each line is a miss.
+#[repr(C)]
 pub(crate) struct Ctx {
+    /// `RUNNING`, `PARKED` or `NOTIFIED`; see the module docs.
+    state: AtomicU8,
+    /// `CANCEL` once the context was asked to cancel (sticky).
+    flags: AtomicU8,
+    /// The `thread::park` token (`TOKEN_EMPTY` or `TOKEN_NOTIFIED`).
+    pub(crate) token: AtomicU8,
+    /// Index of the green thread's task in its hub's task slab, written
+    /// once by the hub when it starts the task; `ROOT_SLOT` for a root.
+    pub(crate) slot: AtomicU32,
     /// Unique for the life of the process; never reused.
     pub(crate) id: NonZeroU64,
-    /// The name given by `Builder::name`, or the OS thread's name for a root.
-    /// (Boxed twice: one pointer here, since most green threads have no
-    /// name and every byte of `Ctx` counts in a parked thread's cost.)
-    #[allow(clippy::box_collection)] // one pointer instead of three, on purpose
-    name: Option<Box<String>>,
     /// The hub this context lives on: set once, when a green thread first
     /// runs (until then it may still be placed on another hub), or at
     /// creation for a root. Owns one strong count of that hub (see
     /// `set_hub`); null until set.
     hub: AtomicPtr<HubShared>,
-    /// Where the green thread was spawned (for a root: where its hub was
-    /// made).
-    pub(crate) spawned_at: &'static Location<'static>,
-    /// What the context waits on when parked (null: nothing recorded).
-    site: AtomicPtr<WaitSite>,
     /// When the context entered its current state (coarse ms, high half) and
     /// the detail of its wait (an fd, a deadline in ms; low half).
     wait: AtomicU64,
-    /// Index of the green thread's task in its hub's task slab, written
-    /// once by the hub when it starts the task; `ROOT_SLOT` for a root.
-    pub(crate) slot: AtomicU32,
-    /// `RUNNING`, `PARKED` or `NOTIFIED`; see the module docs.
-    state: AtomicU8,
-    /// The `thread::park` token (`TOKEN_EMPTY` or `TOKEN_NOTIFIED`).
-    pub(crate) token: AtomicU8,
-    /// `CANCEL` once the context was asked to cancel (sticky).
-    flags: AtomicU8,
+    /// What the context waits on when parked (null: nothing recorded).
+    site: AtomicPtr<WaitSite>,
+    /// The name given by `Builder::name`, or the OS thread's name for a root.
+    /// (Boxed twice: one pointer here, since most green threads have no
+    /// name and every byte of `Ctx` counts in a parked thread's cost.)
+    #[allow(clippy::box_collection)] // one pointer instead of three, on purpose
+    name: Option<Box<String>>,
+    /// Where the green thread was spawned (for a root: where its hub was
+    /// made).
+    pub(crate) spawned_at: &'static Location<'static>,
 }
 
 /// `Ctx::flags`: a cancel was asked for.
@@ -282,12 +287,28 @@ impl Ctx {
 
     /// Wake this context: see the module docs. Callable from any OS thread.
     pub(crate) fn wake(self: &Arc<Self>) {
+        if self.take_wake() {
+            hub::schedule(self.clone());
+        }
+    }
+
+    /// [`Ctx::wake`] for a waker that owns a reference it no longer needs
+    /// (a waiter taken off a list): that reference is the one queued.
+    pub(crate) fn wake_owned(self: Arc<Self>) {
+        if self.take_wake() {
+            hub::schedule(self);
+        }
+    }
+
+    /// The state change of a wake; `true` when it moved the context from
+    /// `PARKED` to `RUNNING`, which makes it the waker's to schedule.
+    fn take_wake(&self) -> bool {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             let next = match state {
                 PARKED => RUNNING,
                 RUNNING => NOTIFIED,
-                _ => return,
+                _ => return false,
             };
             match self
                 .state
@@ -298,10 +319,9 @@ impl Ctx {
             }
         }
         if state == PARKED {
-            // We won PARKED → RUNNING: the context is ours to schedule.
             self.note_now();
-            hub::schedule(self.clone());
         }
+        state == PARKED
     }
 
     /// First half of a park: consume a pending notification, or move to

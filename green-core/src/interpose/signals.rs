@@ -243,7 +243,7 @@ fn relay(read_end: c_int) {
             .map(|w| w.ctx.clone())
             .collect();
         for ctx in woken {
-            ctx.wake();
+            ctx.wake_owned();
         }
     }
 }
