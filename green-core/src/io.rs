@@ -17,7 +17,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -35,10 +35,19 @@ pub enum Interest {
 }
 
 /// Readiness bookkeeping for one fd on one hub.
+///
+/// One cache line: the hub's event, the waiting thread's check and its
+/// park all touch it, once per wait each, and on a server with many
+/// connections every one of those touches is a miss.
+#[repr(align(64))]
 pub(crate) struct IoState {
-    /// Bumped by every readable (or error/hang-up) event.
+    /// Moves by [`EDGE`] with every readable (or error/hang-up) event;
+    /// [`CLOSED`] is set in it for good by an event saying the peer shut
+    /// down or the fd hung up or failed. From then on a short transfer
+    /// proves nothing (an EOF already queued behind the data gets no event
+    /// of its own).
     read_seq: AtomicU64,
-    /// Bumped by every writable (or error/hang-up) event.
+    /// The same for writable (or error/hang-up) events.
     write_seq: AtomicU64,
     /// `read_seq + 1` as it was before a short stream read (which left the
     /// kernel's receive buffer empty); 0 when none. While `read_seq` has
@@ -46,55 +55,84 @@ pub(crate) struct IoState {
     read_short: AtomicU64,
     /// The same for a short stream write (the send buffer was full).
     write_short: AtomicU64,
-    /// Set (for good) by an event saying the peer shut down or the fd hung
-    /// up or failed: from then on a short transfer proves nothing (an EOF
-    /// already queued behind the data gets no event of its own).
-    closed: AtomicBool,
     waiters: Mutex<Waiters>,
 }
 
+/// What one readiness event adds to a sequence. The low bit is [`CLOSED`],
+/// so every sequence value without it is even and `seq + 1` (a short
+/// transfer's mark) is never 0.
+const EDGE: u64 = 2;
+/// The low bit of both sequences once the fd closed (see `IoState`).
+const CLOSED: u64 = 1;
+
+/// The contexts waiting on one fd. Nearly always one at most per direction
+/// (a connection's own green thread), kept inline so that neither waiting
+/// nor waking touches a heap buffer.
 #[derive(Default)]
 struct Waiters {
-    readers: List,
-    writers: List,
+    reader: Option<Arc<Ctx>>,
+    writer: Option<Arc<Ctx>>,
+    /// Waiters behind the inline one, in order; allocated on the first
+    /// second waiter and kept (with its capacity) from then on.
+    more: Option<Box<More>>,
 }
 
-/// The contexts waiting in one direction. Nearly always one at most (a
-/// connection's own green thread), kept inline so that neither waiting nor
-/// waking touches a heap buffer of its own: one cache line fewer per wait
-/// on a server with many connections.
 #[derive(Default)]
-struct List {
-    one: Option<Arc<Ctx>>,
-    more: Vec<Arc<Ctx>>,
+struct More {
+    readers: Vec<Arc<Ctx>>,
+    writers: Vec<Arc<Ctx>>,
 }
 
-impl List {
-    fn contains(&self, ctx: &Arc<Ctx>) -> bool {
-        self.one.as_ref().is_some_and(|c| Arc::ptr_eq(c, ctx))
-            || self.more.iter().any(|c| Arc::ptr_eq(c, ctx))
+impl Waiters {
+    /// The inline waiter and the rest, for one direction.
+    fn list(&mut self, interest: Interest) -> (&mut Option<Arc<Ctx>>, Option<&mut Vec<Arc<Ctx>>>) {
+        let more = self.more.as_deref_mut();
+        match interest {
+            Interest::Read => (&mut self.reader, more.map(|m| &mut m.readers)),
+            Interest::Write => (&mut self.writer, more.map(|m| &mut m.writers)),
+        }
     }
 
-    fn push(&mut self, ctx: Arc<Ctx>) {
+    fn contains(&mut self, interest: Interest, ctx: &Arc<Ctx>) -> bool {
+        let (one, more) = self.list(interest);
+        one.as_ref().is_some_and(|c| Arc::ptr_eq(c, ctx))
+            || more.is_some_and(|more| more.iter().any(|c| Arc::ptr_eq(c, ctx)))
+    }
+
+    fn push(&mut self, interest: Interest, ctx: Arc<Ctx>) {
+        let (one, more) = self.list(interest);
         // Inline only while nobody else waits, so the order stays FIFO.
-        if self.one.is_none() && self.more.is_empty() {
-            self.one = Some(ctx);
-        } else {
-            self.more.push(ctx);
+        if one.is_none() && more.as_ref().is_none_or(|more| more.is_empty()) {
+            *one = Some(ctx);
+            return;
+        }
+        let more = self.more.get_or_insert_with(Box::default);
+        match interest {
+            Interest::Read => more.readers.push(ctx),
+            Interest::Write => more.writers.push(ctx),
         }
     }
 
-    fn remove(&mut self, ctx: &Arc<Ctx>) {
-        if self.one.as_ref().is_some_and(|c| Arc::ptr_eq(c, ctx)) {
-            self.one = None;
-        } else {
-            self.more.retain(|c| !Arc::ptr_eq(c, ctx));
+    fn remove(&mut self, interest: Interest, ctx: &Arc<Ctx>) {
+        let (one, more) = self.list(interest);
+        if one.as_ref().is_some_and(|c| Arc::ptr_eq(c, ctx)) {
+            *one = None;
+        } else if let Some(more) = more {
+            more.retain(|c| !Arc::ptr_eq(c, ctx));
         }
     }
 
-    /// Moves every waiter out, in order, to `first` and then `rest`.
-    fn drain_into(&mut self, first: &mut Option<Arc<Ctx>>, rest: &mut Vec<Arc<Ctx>>) {
-        for ctx in self.one.take().into_iter().chain(self.more.drain(..)) {
+    /// Moves every waiter in one direction out, in order, to `first` and
+    /// then `rest`.
+    fn drain_into(
+        &mut self,
+        interest: Interest,
+        first: &mut Option<Arc<Ctx>>,
+        rest: &mut Vec<Arc<Ctx>>,
+    ) {
+        let (one, more) = self.list(interest);
+        let more = more.into_iter().flat_map(|more| more.drain(..));
+        for ctx in one.take().into_iter().chain(more) {
             if first.is_none() {
                 *first = Some(ctx);
             } else {
@@ -116,7 +154,6 @@ impl IoState {
             write_seq: AtomicU64::new(0),
             read_short: AtomicU64::new(0),
             write_short: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
             waiters: Mutex::new(Waiters::default()),
         }
     }
@@ -142,35 +179,28 @@ impl IoState {
             writable,
             closed,
         } = what;
-        if closed {
-            // Before the sequence moves: a waiter that sees the new
-            // sequence also sees this.
-            self.closed.store(true, Ordering::Release);
-        }
         // Usually one waiter: it needs no allocation (the lists keep their
         // capacity for the next waits).
         let mut first: Option<Arc<Ctx>> = None;
         let mut rest: Vec<Arc<Ctx>> = Vec::new();
         {
             let mut w = lock(&self.waiters);
-            let w = &mut *w;
-            if readable {
-                self.read_seq.fetch_add(1, Ordering::AcqRel);
+            if closed {
+                // Before the edge: a waiter that sees the new sequence also
+                // sees the mark.
+                self.read_seq.fetch_or(CLOSED, Ordering::AcqRel);
+                self.write_seq.fetch_or(CLOSED, Ordering::AcqRel);
             }
-            if writable {
-                self.write_seq.fetch_add(1, Ordering::AcqRel);
-            }
-            let lists = [(readable, &mut w.readers), (writable, &mut w.writers)];
-            for (on, list) in lists {
-                if !on {
-                    continue;
+            for (on, interest) in [(readable, Interest::Read), (writable, Interest::Write)] {
+                if on {
+                    self.seq(interest).fetch_add(EDGE, Ordering::AcqRel);
+                    w.drain_into(interest, &mut first, &mut rest);
                 }
-                list.drain_into(&mut first, &mut rest);
             }
         }
         // Wake outside the lock.
         for ctx in first.into_iter().chain(rest) {
-            ctx.wake();
+            ctx.wake_owned();
         }
     }
 }
@@ -367,12 +397,7 @@ impl<T: AsFd> GreenFd<T> {
         }
         impl Drop for Leave<'_> {
             fn drop(&mut self) {
-                let mut w = lock(&self.state.waiters);
-                let list = match self.interest {
-                    Interest::Read => &mut w.readers,
-                    Interest::Write => &mut w.writers,
-                };
-                list.remove(self.me);
+                lock(&self.state.waiters).remove(self.interest, self.me);
             }
         }
         let _leave = Leave {
@@ -389,12 +414,8 @@ impl<T: AsFd> GreenFd<T> {
                 if stop.is_some_and(|stop| stop()) {
                     return Edge::Stopped;
                 }
-                let list = match interest {
-                    Interest::Read => &mut w.readers,
-                    Interest::Write => &mut w.writers,
-                };
-                if !list.contains(&me) {
-                    list.push(me.clone());
+                if !w.contains(interest, &me) {
+                    w.push(interest, me.clone());
                 }
             }
             let site = match interest {
@@ -495,9 +516,7 @@ impl<T: AsFd> GreenFd<T> {
             // syscall could only say WouldBlock. (An edge still queued in
             // the poller wakes this wait as soon as the hub polls.)
             let seen = s.seq(interest).load(Ordering::Acquire);
-            if s.short(interest).load(Ordering::Relaxed) == seen.wrapping_add(1)
-                && !s.closed.load(Ordering::Acquire)
-            {
+            if seen & CLOSED == 0 && s.short(interest).load(Ordering::Relaxed) == seen + 1 {
                 waited = true;
                 self.wait_edge(s, interest, seen, deadline, stop).ended()?;
             }
@@ -518,9 +537,8 @@ impl<T: AsFd> GreenFd<T> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => {
                     if let (Some(s), Some(seen), Ok(r)) = (&state, seen, &other) {
-                        if short(r) {
-                            s.short(interest)
-                                .store(seen.wrapping_add(1), Ordering::Relaxed);
+                        if seen & CLOSED == 0 && short(r) {
+                            s.short(interest).store(seen + 1, Ordering::Relaxed);
                         }
                     }
                     if !waited {

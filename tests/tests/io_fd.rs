@@ -507,3 +507,72 @@ fn many_pairs_ping_pong() {
         pong.join().unwrap();
     }
 }
+
+/// Several green threads of one hub wait on one fd at once, in both
+/// directions, and one of them gives up at its deadline: every byte written
+/// is read exactly once, the timed-out reader leaves no entry behind (the
+/// others still get theirs), and the writer blocked on a full buffer
+/// finishes once the peer drains it.
+#[test]
+fn several_waiters_of_one_fd_on_one_hub() {
+    const READERS: usize = 3;
+    let (got, timed_out, written) = Flavor::GreenInGreen.run(|| {
+        let (a, b) = pair();
+        let a = Arc::new(a);
+        // Fill `a`'s send buffer, so a writer on it has to wait.
+        let chunk = [7u8; 4096];
+        let mut filled = 0;
+        while let Ok(n) = write_some(&a, &chunk, Some(Instant::now())) {
+            filled += n;
+        }
+        let quitter = {
+            let a = a.clone();
+            green_core::runtime::spawn_local(move || {
+                let mut buf = [0u8; 1];
+                let deadline = Instant::now() + Duration::from_millis(30);
+                read_some(&a, &mut buf, Some(deadline)).map_err(|e| e.kind())
+            })
+        };
+        let readers: Vec<_> = (0..READERS)
+            .map(|_| {
+                let a = a.clone();
+                green_core::runtime::spawn_local(move || {
+                    let mut buf = [0u8; 1];
+                    read_some(&a, &mut buf, None).unwrap();
+                    (buf[0], green_core::runtime::hub_id())
+                })
+            })
+            .collect();
+        let writer = {
+            let a = a.clone();
+            green_core::runtime::spawn_local(move || {
+                write_all(&a, &[9u8; 1000]).unwrap();
+                green_core::runtime::hub_id()
+            })
+        };
+        let timed_out = quitter.join().unwrap();
+        // One byte at a time: each wakes every waiting reader, one wins.
+        for i in 0..READERS as u8 {
+            write_all(&b, &[i]).unwrap();
+            green_core::thread::sleep(Duration::from_millis(5));
+        }
+        let here = green_core::runtime::hub_id();
+        let mut got: Vec<u8> = readers
+            .into_iter()
+            .map(|r| {
+                let (byte, hub) = r.join().unwrap();
+                assert_eq!(hub, here);
+                byte
+            })
+            .collect();
+        got.sort_unstable();
+        // Drain `b` so the writer can finish, and count what it gets.
+        let mut drained = vec![0u8; filled + 1000];
+        read_exact(&b, &mut drained).unwrap();
+        assert_eq!(writer.join().unwrap(), here);
+        (got, timed_out, drained.len())
+    });
+    assert_eq!(timed_out, Err(io::ErrorKind::TimedOut));
+    assert_eq!(got, (0..READERS as u8).collect::<Vec<_>>());
+    assert!(written > 1000);
+}
