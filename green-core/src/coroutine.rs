@@ -81,6 +81,9 @@ thread_local! {
     /// The yielder of the coroutine running on this OS thread (null on the
     /// hub's own stack, or before a new coroutine has stored its own).
     static YIELDER: Cell<*const Yielder<(), ()>> = const { Cell::new(std::ptr::null()) };
+    /// About where the stack pointer of the last coroutine to switch out on
+    /// this OS thread was (see [`switched_out_at`]).
+    static SWITCHED_AT: Cell<usize> = const { Cell::new(0) };
 }
 
 /// A green thread's coroutine. Never leaves the OS thread that created it
@@ -93,12 +96,15 @@ pub(crate) struct Green {
     /// The head of its deadline/mask scope chain while it is switched out
     /// (see `crate::cancel`); the hub holds it while it runs.
     pub(crate) scope: *const crate::cancel::Scope,
+    /// The top of its stack (where its first frame starts).
+    top: usize,
 }
 
 impl Green {
     /// A coroutine that will run `body` on `stack` when first resumed. Only
     /// the top of the stack is written now.
     pub(crate) fn new(stack: Stack, body: Body) -> Green {
+        let top = stack.top();
         let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
             YIELDER.with(|y| y.set(yielder));
             body.run();
@@ -107,7 +113,14 @@ impl Green {
             co,
             yielder: std::ptr::null(),
             scope: std::ptr::null(),
+            top,
         }
+    }
+
+    /// How many bytes of its stack lie above `sp`: what a switch back in
+    /// at `sp` may return through (0 when `sp` is not on its stack).
+    pub(crate) fn depth_at(&self, sp: usize) -> usize {
+        self.top.saturating_sub(sp)
     }
 
     /// Runs the green thread until it suspends (`false`) or finishes
@@ -141,9 +154,20 @@ impl Green {
 pub(crate) fn suspend() {
     let yielder = YIELDER.with(Cell::get);
     assert!(!yielder.is_null(), "green: suspend outside a green thread");
+    // A local's address stands for the stack pointer: the frames the green
+    // thread returns through when resumed lie just above it.
+    let here = 0u8;
+    SWITCHED_AT.with(|at| at.set(std::ptr::addr_of!(here) as usize));
     // SAFETY: a non-null YIELDER is the yielder of the coroutine running on
     // this OS thread right now (set by `Green::resume` or by the coroutine's
     // own start, cleared when it switches out), and a yielder stays valid
     // while its coroutine runs.
     unsafe { (*yielder).suspend(()) };
+}
+
+/// About where the stack pointer of the green thread that last switched
+/// out on this OS thread was, so that its hub can prefetch those lines of
+/// its stack before resuming it.
+pub(crate) fn switched_out_at() -> usize {
+    SWITCHED_AT.with(Cell::get)
 }

@@ -32,7 +32,9 @@
 use std::cell::OnceCell;
 use std::num::NonZeroU64;
 use std::panic::Location;
-use std::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{
+    AtomicIsize, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::Arc;
 
 use crate::counter::Sharded;
@@ -73,6 +75,12 @@ pub(crate) struct Ctx {
     /// Index of the green thread's task in its hub's task slab, written
     /// once by the hub when it starts the task; `ROOT_SLOT` for a root.
     pub(crate) slot: AtomicU32,
+    /// Where its stack pointer was when it last switched out (0 before
+    /// its first switch): what a hub prefetches before resuming it.
+    /// Written and read by its hub only.
+    pub(crate) parked_sp: AtomicUsize,
+    /// Bytes of its stack in use above `parked_sp`.
+    pub(crate) parked_depth: AtomicUsize,
     /// Unique for the life of the process; never reused.
     pub(crate) id: NonZeroU64,
     /// The hub this context lives on: set once, when a green thread first
@@ -150,6 +158,8 @@ impl Ctx {
             site: AtomicPtr::new(std::ptr::null_mut()),
             wait: AtomicU64::new(u64::from(dump::coarse_ms()) << 32),
             slot: AtomicU32::new(0),
+            parked_sp: AtomicUsize::new(0),
+            parked_depth: AtomicUsize::new(0),
             state: AtomicU8::new(RUNNING),
             token: AtomicU8::new(TOKEN_EMPTY),
             flags: AtomicU8::new(0),

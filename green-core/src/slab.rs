@@ -78,6 +78,17 @@ impl<T> Slab<T> {
         self.chunks.iter().flat_map(|chunk| chunk.iter().flatten())
     }
 
+    /// Where the entry under `key` lies in memory and how long it is, for
+    /// a prefetch (`None`: never handed out).
+    pub(crate) fn span_of(&self, key: usize) -> Option<(usize, usize)> {
+        let chunk = self.chunks.get(key / CHUNK)?;
+        let entry = &chunk[key % CHUNK];
+        Some((
+            entry as *const Option<T> as usize,
+            std::mem::size_of::<Option<T>>(),
+        ))
+    }
+
     /// The value under `key`, if any.
     pub(crate) fn get(&self, key: usize) -> Option<&T> {
         self.chunks
