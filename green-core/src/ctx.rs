@@ -81,6 +81,10 @@ pub(crate) struct Ctx {
     pub(crate) parked_sp: AtomicUsize,
     /// Bytes of its stack in use above `parked_sp`.
     pub(crate) parked_depth: AtomicUsize,
+    /// The address of what its wait reads first when it resumes (an fd's
+    /// state; 0: nothing recorded), also for the hub's prefetch. May be
+    /// stale: it is only ever a hint.
+    pub(crate) parked_on: AtomicUsize,
     /// Unique for the life of the process; never reused.
     pub(crate) id: NonZeroU64,
     /// The hub this context lives on: set once, when a green thread first
@@ -160,6 +164,7 @@ impl Ctx {
             slot: AtomicU32::new(0),
             parked_sp: AtomicUsize::new(0),
             parked_depth: AtomicUsize::new(0),
+            parked_on: AtomicUsize::new(0),
             state: AtomicU8::new(RUNNING),
             token: AtomicU8::new(TOKEN_EMPTY),
             flags: AtomicU8::new(0),

@@ -422,6 +422,8 @@ impl<T: AsFd> GreenFd<T> {
                 Interest::Read => &crate::dump::READABLE,
                 Interest::Write => &crate::dump::WRITABLE,
             };
+            me.parked_on
+                .store(std::ptr::from_ref(state) as usize, Ordering::Relaxed);
             hub::park_at(site, self.fd().as_raw_fd() as u32, deadline);
             if state.seq(interest).load(Ordering::Acquire) != seen {
                 return Edge::Ready;

@@ -527,7 +527,7 @@ impl Hub {
 
     /// While one green thread runs, has the CPU fetch what the next two in
     /// the queue will touch first: the next one's stack where it parked,
-    /// and the context of the one after it (whose `parked_sp` is read in
+    /// its task entry and what its wait reads first, and the context of the one after it (whose `parked_sp` is read in
     /// turn). With a thousand threads queued by one poll, those lines are
     /// long out of cache, and a resume otherwise waits for each of them.
     #[inline]
@@ -538,6 +538,10 @@ impl Hub {
                 next.parked_sp.load(Ordering::Relaxed),
                 next.parked_depth.load(Ordering::Relaxed),
             );
+            let on = next.parked_on.load(Ordering::Relaxed);
+            if on != 0 {
+                stack::prefetch(on, 64);
+            }
             let slot = next.slot.load(Ordering::Relaxed) as usize;
             if let Some((at, len)) = self.tasks.borrow().span_of(slot) {
                 stack::prefetch(at, len);
