@@ -661,3 +661,32 @@ pub fn read_cached(fd: BorrowedFd<'_>, buf: &mut [u8], offset: Option<u64>) -> O
         return None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout the hot path relies on: an fd's readiness state is one
+    /// cache line, aligned, so an event, a check and a park touch one line.
+    #[test]
+    fn an_fd_state_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<IoState>(), 64);
+        assert_eq!(std::mem::align_of::<IoState>(), 64);
+    }
+
+    /// Edges keep the closed bit free until an fd closes, and keep it set
+    /// after; a short transfer's mark (`seq + 1`) is never 0, which means
+    /// "none".
+    #[test]
+    fn edges_keep_the_closed_bit_free() {
+        let mut seq = 0u64;
+        for _ in 0..4 {
+            assert_eq!(seq & CLOSED, 0);
+            assert_ne!(seq + 1, 0);
+            seq += EDGE;
+        }
+        let closed = seq | CLOSED;
+        assert_eq!(closed & CLOSED, CLOSED);
+        assert_eq!((closed + EDGE) & CLOSED, CLOSED, "edges keep it closed");
+    }
+}
