@@ -19,6 +19,17 @@
 //! --latency` (`apt-get install wrk`). Nothing is asserted: figures vary
 //! with the machine and its load.
 //!
+//! Every server listens with a backlog of [`BACKLOG`] (1,024): std's
+//! `bind`, and so green's and tokio's, listen with 128, may's with 1,024
+//! and Go's with the kernel's `somaxconn`. With 128, `wrk -c1000`'s burst
+//! of connects overflows the accept queue, and the handshakes the kernel
+//! then drops or answers with SYN cookies cost some runs' first requests
+//! 200 ms or more each (TCP's minimum retransmission timeout), which moves
+//! p99 by a factor of ten in one short run in three, whichever server it
+//! is. That measures the backlog, not the server, so the servers that
+//! listen with less are raised after `bind` (`listen` again on a listening
+//! socket only changes its backlog).
+//!
 //! `--rounds N` runs the HTTP cells N times, each round starting the
 //! servers one place further along the list, and prints every round and
 //! then the median of each cell. Servers run one after another, so a
@@ -93,6 +104,16 @@ fn echo_blocking(mut s: impl Read + Write) {
     }
 }
 
+/// The listen backlog of every server (see the module docs).
+const BACKLOG: i32 = 1024;
+
+/// Raises a bound listener's backlog to [`BACKLOG`].
+fn widen_backlog(l: &impl std::os::fd::AsFd) {
+    socket2::SockRef::from(l)
+        .listen(BACKLOG)
+        .expect("listen again with a wider backlog");
+}
+
 fn announce(addr: std::net::SocketAddr) {
     println!("listening {addr}");
     io::stdout().flush().unwrap();
@@ -102,6 +123,7 @@ fn announce(addr: std::net::SocketAddr) {
 
 fn serve_green(port: u16, http: bool) {
     let l = green::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    widen_backlog(&l);
     announce(l.local_addr().unwrap());
     green::thread::spawn(move || {
         for s in l.incoming() {
@@ -125,6 +147,7 @@ fn serve_green(port: u16, http: bool) {
 
 fn serve_std(port: u16, http: bool) {
     let l = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    widen_backlog(&l);
     announce(l.local_addr().unwrap());
     for s in l.incoming() {
         let s = match s {
@@ -152,6 +175,7 @@ fn serve_tokio(port: u16, http: bool) {
         let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .unwrap();
+        widen_backlog(&l);
         announce(l.local_addr().unwrap());
         loop {
             let (mut s, _) = match l.accept().await {
