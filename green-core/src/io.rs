@@ -674,19 +674,33 @@ mod tests {
         assert_eq!(std::mem::align_of::<IoState>(), 64);
     }
 
-    /// Edges keep the closed bit free until an fd closes, and keep it set
-    /// after; a short transfer's mark (`seq + 1`) is never 0, which means
-    /// "none".
+    /// Events move each direction's sequence by an edge and leave the
+    /// closed bit alone until an event says the fd closed; from then on it
+    /// stays set in both sequences, and later edges still count. A short
+    /// transfer's mark (`seq + 1`) is never 0, which means "none".
     #[test]
-    fn edges_keep_the_closed_bit_free() {
-        let mut seq = 0u64;
-        for _ in 0..4 {
-            assert_eq!(seq & CLOSED, 0);
-            assert_ne!(seq + 1, 0);
-            seq += EDGE;
-        }
-        let closed = seq | CLOSED;
-        assert_eq!(closed & CLOSED, CLOSED);
-        assert_eq!((closed + EDGE) & CLOSED, CLOSED, "edges keep it closed");
+    fn events_move_the_sequences_and_closing_marks_both() {
+        let state = IoState::new();
+        let seqs = || {
+            (
+                state.read_seq.load(Ordering::Relaxed),
+                state.write_seq.load(Ordering::Relaxed),
+            )
+        };
+        let event = |readable, writable, closed| Readiness {
+            readable,
+            writable,
+            closed,
+        };
+        state.on_event(event(true, false, false));
+        state.on_event(event(true, true, false));
+        assert_eq!(seqs(), (2 * EDGE, EDGE));
+        let (r, w) = seqs();
+        assert_eq!((r & CLOSED, w & CLOSED), (0, 0));
+        assert_ne!(r + 1, 0);
+        state.on_event(event(true, false, true));
+        assert_eq!(seqs(), ((3 * EDGE) | CLOSED, EDGE | CLOSED));
+        state.on_event(event(true, true, false));
+        assert_eq!(seqs(), ((4 * EDGE) | CLOSED, (2 * EDGE) | CLOSED));
     }
 }
