@@ -347,6 +347,7 @@ impl<T: AsFd> GreenFd<T> {
             return Err(e);
         }
         here.fds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        hub::with(hub::Hub::serves_fds);
         let reg = Registration {
             hub: here,
             key,

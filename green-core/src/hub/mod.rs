@@ -92,6 +92,8 @@ pub(crate) struct Hub {
     /// Yielding watches left before this hub stops watching between
     /// `sched_yield`s (see `Hub::spin`).
     yield_credit: Cell<u8>,
+    /// Whether this hub has asked for the hub slice yet (see `serves_fds`).
+    slice_asked: Cell<bool>,
     /// Cooperative budget of whatever runs now (see `coop`).
     budget: Cell<u32>,
     /// Set when a green thread yields because its budget ran out: the pass
@@ -142,6 +144,7 @@ impl Hub {
             since_poll: Cell::new(0),
             spin_credit: Cell::new(SPIN_CREDIT),
             yield_credit: Cell::new(SPIN_CREDIT),
+            slice_asked: Cell::new(false),
             budget: Cell::new(COOP_BUDGET),
             budget_spent: Cell::new(false),
             spawn_turn: Cell::new(false),
@@ -463,6 +466,25 @@ impl Hub {
         }
         let next = self.run_queue.borrow_mut().pop_front();
         next.or_else(|| self.shared.take_spawn().map(|spawn| self.adopt(spawn)))
+    }
+
+    /// Called when this hub registers an fd: a worker hub asks the kernel
+    /// for the shorter scheduler slice of `runtime::hub_slice`, once.
+    ///
+    /// Only hubs that wait on fds ask. Their wake-ups come from outside
+    /// (a client, a child process), and how long they then wait for a core
+    /// is the request's latency: under `wrk -c100` on the same 2 cores the
+    /// HTTP p99 fell from 1.3–8 ms to 0.7–1.9 ms. Hubs that only trade with
+    /// each other and with the process's own OS threads gain nothing from
+    /// shorter turns but more switches between them (spawn + join of
+    /// 100,000 from `main`: 465 against 415 ns a thread, median of 6).
+    pub(crate) fn serves_fds(&self) {
+        if self.slice_asked.replace(true) || !self.shared.worker.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(slice) = crate::runtime::hub_slice() {
+            crate::sys::ask_for_slice(slice);
+        }
     }
 
     /// Resumes one green thread until it parks, yields or finishes.
