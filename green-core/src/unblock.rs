@@ -66,10 +66,11 @@ impl Pool {
         // per spin may count on it, or jobs queued meanwhile would run one
         // after another on that one thread (eight 300 ms lookups took 2.4 s)
         // and wait behind a job that never returns.
-        if self
-            .spinning
-            .compare_exchange(true, false, Ordering::SeqCst, Ordering::Relaxed)
-            .is_ok()
+        if self.spinning.load(Ordering::SeqCst)
+            && self
+                .spinning
+                .compare_exchange(true, false, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
         {
             return;
         }
@@ -253,6 +254,29 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Instant;
 
+    const N: usize = 4;
+
+    /// Submits `N` jobs at once that each wait (up to 5 s) until all `N`
+    /// have started, and returns how many each saw started.
+    fn submit_meeting_jobs(pool: &'static Pool) -> Vec<usize> {
+        let started = std::sync::Arc::new((Mutex::new(0usize), Condvar::new()));
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..N {
+            let (started, tx) = (started.clone(), tx.clone());
+            pool.submit(Box::new(move || {
+                let (count, all) = &*started;
+                let mut n = count.lock().unwrap();
+                *n += 1;
+                all.notify_all();
+                let (n, _) = all
+                    .wait_timeout_while(n, Duration::from_secs(5), |n| *n < N)
+                    .unwrap();
+                tx.send(*n).unwrap();
+            }));
+        }
+        (0..N).map(|_| rx.recv().unwrap()).collect()
+    }
+
     /// Jobs submitted at once run side by side, whether a pool thread is
     /// spinning for work (it takes one of them) or idle (a notified thread
     /// takes one): the others get threads of their own instead of queueing
@@ -260,7 +284,6 @@ mod tests {
     /// started; run one after another, none would see the others.
     #[test]
     fn jobs_submitted_during_a_spin_run_side_by_side() {
-        const N: usize = 4;
         let pool = pool();
         // Catch a pool thread in its spin after a job, to submit into it
         // (most tries do; the check below holds either way).
@@ -276,29 +299,16 @@ mod tests {
                 break;
             }
         }
-        let started = std::sync::Arc::new((Mutex::new(0usize), Condvar::new()));
-        let (tx, rx) = mpsc::channel();
-        for _ in 0..N {
-            let (started, tx) = (started.clone(), tx.clone());
-            pool.submit(Box::new(move || {
-                let (count, all) = &*started;
-                let mut n = count.lock().unwrap();
-                *n += 1;
-                all.notify_all();
-                let (n, _) = all
-                    .wait_timeout_while(n, Duration::from_secs(5), |n| *n < N)
-                    .unwrap();
-                tx.send(*n).unwrap();
-            }));
-        }
-        let seen: Vec<usize> = (0..N).map(|_| rx.recv().unwrap()).collect();
-        assert_eq!(seen, [N; N], "jobs ran one after another");
+        assert_eq!(
+            submit_meeting_jobs(pool),
+            [N; N],
+            "jobs ran one after another"
+        );
     }
 
     /// The same after the pool's threads have gone idle (past their spin).
     #[test]
     fn jobs_submitted_to_an_idle_pool_run_side_by_side() {
-        const N: usize = 4;
         let pool = pool();
         let (tx, rx) = mpsc::channel();
         pool.submit(Box::new(move || tx.send(()).unwrap()));
@@ -308,22 +318,10 @@ mod tests {
         while pool.state.lock().unwrap().idle == 0 && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let started = std::sync::Arc::new((Mutex::new(0usize), Condvar::new()));
-        let (tx, rx) = mpsc::channel();
-        for _ in 0..N {
-            let (started, tx) = (started.clone(), tx.clone());
-            pool.submit(Box::new(move || {
-                let (count, all) = &*started;
-                let mut n = count.lock().unwrap();
-                *n += 1;
-                all.notify_all();
-                let (n, _) = all
-                    .wait_timeout_while(n, Duration::from_secs(5), |n| *n < N)
-                    .unwrap();
-                tx.send(*n).unwrap();
-            }));
-        }
-        let seen: Vec<usize> = (0..N).map(|_| rx.recv().unwrap()).collect();
-        assert_eq!(seen, [N; N], "jobs ran one after another");
+        assert_eq!(
+            submit_meeting_jobs(pool),
+            [N; N],
+            "jobs ran one after another"
+        );
     }
 }
