@@ -52,8 +52,17 @@ impl fmt::Debug for Unparker {
 impl Unparker {
     /// Wakes the context if it is parked, or makes its next park return at
     /// once if it is not.
+    #[inline]
     pub fn unpark(&self) {
         self.0.wake();
+    }
+
+    /// [`unpark`](Unparker::unpark), consuming the handle: the reference it
+    /// holds is the one the wake queues, so no reference count is touched
+    /// on the way (a channel's sender wakes its receiver so).
+    #[inline]
+    pub fn unpark_owned(self) {
+        self.0.wake_owned();
     }
 
     /// The context this wakes.
@@ -68,24 +77,28 @@ impl Unparker {
 }
 
 /// The [`Unparker`] of the calling context.
+#[inline]
 pub fn unparker() -> Unparker {
     Unparker(hub::with(|h| h.current_ctx()))
 }
 
 /// Parks the calling context until unparked or `deadline` passes; may return
 /// spuriously (see the module docs).
+#[inline]
 pub fn park(deadline: Option<Instant>) {
     hub::park(deadline);
 }
 
 /// Like [`park`], and dumps ([`crate::dump::dump`]) show the context as
 /// parked at `site` meanwhile. green-sync passes one site per primitive.
+#[inline]
 pub fn park_at(site: &'static WaitSite, deadline: Option<Instant>) {
     hub::park_at(site, 0, deadline);
 }
 
 /// Whether the caller runs on a green thread (as opposed to a plain OS
 /// thread).
+#[inline]
 pub fn in_green_thread() -> bool {
     hub::with(|h| h.in_green())
 }

@@ -62,7 +62,7 @@
 //! assert_eq!(got, (0..10).collect::<Vec<_>>());
 //! ```
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
@@ -76,6 +76,7 @@ pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, 
 
 use crate::sites;
 use crate::waiter::{Waiter, WaiterList, Woken};
+use green_core::park::{self, Unparker};
 
 /// Token: the channel changed (a message or a free slot arrived, or the
 /// other side went away): look again.
@@ -105,8 +106,10 @@ struct Inner<T> {
     cap: Option<usize>,
     /// Whether the `Receiver` is alive.
     receiver: bool,
-    /// The receiver, when it is parked waiting for a message.
-    recv_waiter: Option<Arc<Waiter>>,
+    /// The receiver's context while it waits for a message (see
+    /// `Chan::recv`). A sender that takes it wakes the receiver with this
+    /// reference, so a wait touches no waiter and no extra count.
+    recv_waiter: Option<Unparker>,
     /// Senders parked on a full bounded channel.
     send_waiters: WaiterList,
     /// Senders parked on a rendezvous channel, each with its value.
@@ -153,8 +156,8 @@ impl<T> Inner<T> {
 
     /// Wakes the receiver if it is parked.
     fn wake_receiver(&mut self, woken: &mut Woken) {
-        if let Some(waiter) = self.recv_waiter.take() {
-            woken.push(waiter, TOKEN_READY);
+        if let Some(receiver) = self.recv_waiter.take() {
+            woken.push_context(receiver);
         }
     }
 }
@@ -202,7 +205,7 @@ impl<T> Chan<T> {
                         if let Some(receiver) = inner.recv_waiter.take() {
                             // The receiver is parked in `recv`: hand over.
                             inner.buf.push_back(value);
-                            woken.push(receiver, TOKEN_READY);
+                            woken.push_context(receiver);
                             return Ok(());
                         }
                         let waiter = Waiter::new(0, &sites::MPSC_SEND);
@@ -227,8 +230,7 @@ impl<T> Chan<T> {
             };
             let withdraw = Withdraw {
                 chan: self,
-                waiter: &waiter,
-                wait: Wait::Slot,
+                wait: Wait::Slot(&waiter),
             };
             let _token = waiter.wait(None);
             std::mem::forget(withdraw);
@@ -316,7 +318,7 @@ impl<T> Chan<T> {
             Some(0) => match inner.recv_waiter.take() {
                 Some(receiver) => {
                     inner.buf.push_back(value);
-                    woken.push(receiver, TOKEN_READY);
+                    woken.push_context(receiver);
                     Ok(())
                 }
                 None => Err(TrySendError::Full(value)),
@@ -352,10 +354,21 @@ impl<T> Chan<T> {
         result
     }
 
+    /// Waits for a message. The receiver waits with its bare context in
+    /// `recv_waiter`, not with a `Waiter`: it is the only one of its kind
+    /// (the `Receiver` is `!Sync`, so one context at a time calls this),
+    /// its wake carries no token (a sender only says "look again"), and
+    /// after every park it looks at the buffer under the lock anyway. So a
+    /// park returning without a wake (spurious, or the deadline) needs no
+    /// token to tell it apart: the loop looks, and parks again.
+    ///
+    /// `recv_waiter` is ours from the moment it is set until a sender takes
+    /// it, and it is cleared on every way out (a message, a hang-up, the
+    /// deadline, an unwind), so a receiver moved to another thread never
+    /// finds a stale context there in place of its own.
     fn recv(
         &self,
         cache: &RefCell<VecDeque<T>>,
-        spare: &Cell<Option<Arc<Waiter>>>,
         deadline: Option<Instant>,
     ) -> Result<T, RecvTimeoutError> {
         green_core::coop::consume();
@@ -364,44 +377,41 @@ impl<T> Chan<T> {
         }
         loop {
             let mut woken = Woken::new();
-            let waiter = {
+            {
                 let mut inner = self.lock();
                 if let Some(value) = inner.take(&mut woken, cache) {
+                    inner.recv_waiter = None;
                     return Ok(value);
                 }
                 if self.senders.load(Ordering::Acquire) == 0 {
+                    inner.recv_waiter = None;
                     return Err(RecvTimeoutError::Disconnected);
                 }
                 if let Some(deadline) = deadline {
                     if Instant::now() >= deadline {
+                        inner.recv_waiter = None;
                         return Err(RecvTimeoutError::Timeout);
                     }
                 }
-                let waiter = Waiter::new_reusing(spare, 0, &sites::MPSC_RECV);
-                inner.recv_waiter = Some(waiter.clone());
-                waiter
-            };
-            let withdraw = Withdraw {
-                chan: self,
-                waiter: &waiter,
-                wait: Wait::Message,
-            };
-            let token = waiter.wait(deadline);
-            std::mem::forget(withdraw);
-            if token.is_none() {
-                // Time is up: withdraw (unless a sender just took us), then
-                // look once more; a hand-over that won the race is received.
-                let mut inner = self.lock();
-                if inner
-                    .recv_waiter
-                    .as_ref()
-                    .is_some_and(|w| Arc::ptr_eq(w, &waiter))
-                {
-                    inner.recv_waiter = None;
+                if inner.recv_waiter.is_none() {
+                    // (After a park without a wake, we are still listed.)
+                    inner.recv_waiter = Some(park::unparker());
                 }
             }
-            // Off every list now: keep it for the next wait.
-            Waiter::recycle(waiter, spare);
+            // (`take` wakes senders only when it returns a message: `woken`
+            // is empty here.)
+            drop(woken);
+            #[cfg(test)]
+            crate::waiter::schedule::point(crate::waiter::schedule::Point::AfterEnqueue);
+            let withdraw = Withdraw {
+                chan: self,
+                wait: Wait::Message,
+            };
+            #[cfg(test)]
+            crate::waiter::schedule::point(crate::waiter::schedule::Point::BeforePark);
+            // A cancellation point: an unwind from here runs `withdraw`.
+            park::park_at(&sites::MPSC_RECV, deadline);
+            std::mem::forget(withdraw);
         }
     }
 
@@ -444,11 +454,11 @@ impl<T> Chan<T> {
 
 /// What a parked channel user waits for (see [`Withdraw`]).
 #[derive(Clone, Copy)]
-enum Wait {
+enum Wait<'a> {
     /// The receiver, for a message.
     Message,
     /// A sender on a full bounded channel, for a free slot.
-    Slot,
+    Slot(&'a Arc<Waiter>),
 }
 
 /// Held while a channel user parks; dropped only if the park unwinds (a
@@ -463,8 +473,7 @@ enum Wait {
 /// (A rendezvous sender settles its offer itself: `Chan::wait_offer`.)
 struct Withdraw<'a, T> {
     chan: &'a Chan<T>,
-    waiter: &'a Arc<Waiter>,
-    wait: Wait,
+    wait: Wait<'a>,
 }
 
 impl<T> Drop for Withdraw<'_, T> {
@@ -473,19 +482,12 @@ impl<T> Drop for Withdraw<'_, T> {
         {
             let mut inner = self.chan.lock();
             match self.wait {
-                Wait::Message => {
-                    if inner
-                        .recv_waiter
-                        .as_ref()
-                        .is_some_and(|w| Arc::ptr_eq(w, self.waiter))
-                    {
-                        inner.recv_waiter = None;
-                    }
-                }
-                Wait::Slot => {
-                    let queued = inner.send_waiters.remove(self.waiter);
+                // Only the receiver sets `recv_waiter` (see `Chan::recv`).
+                Wait::Message => inner.recv_waiter = None,
+                Wait::Slot(waiter) => {
+                    let queued = inner.send_waiters.remove(waiter);
                     let free = inner.cap.is_some_and(|cap| inner.buf.len() < cap);
-                    if !queued && self.waiter.token() == TOKEN_READY && free {
+                    if !queued && waiter.token() == TOKEN_READY && free {
                         inner.send_waiters.wake_one(TOKEN_READY, &mut woken);
                     }
                 }
@@ -515,7 +517,6 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         Receiver {
             chan,
             cache: AssertUnwindSafe(RefCell::new(VecDeque::new())),
-            spare: AssertUnwindSafe(Cell::new(None)),
             _not_sync: PhantomData,
         },
     )
@@ -546,7 +547,6 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
         Receiver {
             chan,
             cache: AssertUnwindSafe(RefCell::new(VecDeque::new())),
-            spare: AssertUnwindSafe(Cell::new(None)),
             _not_sync: PhantomData,
         },
     )
@@ -575,9 +575,6 @@ pub struct Receiver<T> {
     /// (hence the `AssertUnwindSafe`, which keeps the receiver as
     /// unwind-safe as std's).
     cache: AssertUnwindSafe<RefCell<VecDeque<T>>>,
-    /// The waiter of the receiver's last park, kept for its next one
-    /// (`Waiter::recycle`); same unwind-safety argument as `cache`.
-    spare: AssertUnwindSafe<Cell<Option<Arc<Waiter>>>>,
     /// `Send` but not `Sync`, like std's receiver (and just as unwind-safe).
     _not_sync: PhantomData<std::sync::mpsc::Receiver<()>>,
 }
@@ -707,9 +704,7 @@ impl<T> Receiver<T> {
     /// [`RecvError`] once the channel is empty and every sender has been
     /// dropped.
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.chan
-            .recv(&self.cache, &self.spare, None)
-            .map_err(|_| RecvError)
+        self.chan.recv(&self.cache, None).map_err(|_| RecvError)
     }
 
     /// Like [`recv`](Receiver::recv), giving up after `timeout`; never gives
@@ -735,7 +730,7 @@ impl<T> Receiver<T> {
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.chan.recv(&self.cache, &self.spare, Some(deadline)),
+            Some(deadline) => self.chan.recv(&self.cache, Some(deadline)),
             // Too far in the future to represent: wait without a deadline.
             None => self.recv().map_err(RecvTimeoutError::from),
         }

@@ -1,4 +1,4 @@
-//! The waiter queue: the one place in green-sync that parks anything.
+//! The waiter queue: where green-sync parks.
 //!
 //! Every blocking type of the crate (`Mutex`, `RwLock`, `Condvar`, `Once`,
 //! `OnceLock`, `LazyLock`, `Barrier`, `mpsc`)
@@ -6,7 +6,10 @@
 //!
 //! * [`Waiter`] — one parked context (a green thread, or a plain OS thread
 //!   running its hub) and the *token* a waker hands it. [`Waiter::wait`] is
-//!   the only loop around `green_core::park::park` in the crate.
+//!   the loop around `green_core::park::park` for all of them but one: a
+//!   channel's receiver, alone of its kind and woken with no token, parks
+//!   with its bare context (`mpsc.rs`, `Chan::recv`; [`Woken::push_context`]
+//!   wakes it).
 //! * [`WaitQueue`] — a FIFO of waiters behind a short internal lock, with
 //!   parking_lot's "validate under the queue lock" handshake
 //!   ([`WaitQueue::enqueue_if`]) and wakers that choose whom to wake and what
@@ -67,7 +70,6 @@
 //! the O(n) removal of a timed-out waiter); nothing parks, allocates user
 //! values or runs user code under it, so it is never held across a switch.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
@@ -83,9 +85,7 @@ pub(crate) const WAITING: usize = 0;
 #[derive(Debug)]
 pub(crate) struct Waiter {
     /// Wakes the context that created this waiter (any thread, any hub).
-    /// `None` only while a recycled waiter sits unused in its owner's spare
-    /// slot ([`Waiter::recycle`]), where it is never on a list.
-    unparker: Option<Unparker>,
+    unparker: Unparker,
     /// [`WAITING`] until a waker removes the waiter from its list and stores
     /// its token (any other value, chosen by the primitive). Written only
     /// under the lock of the list holding the waiter.
@@ -101,47 +101,11 @@ impl Waiter {
     /// names.
     pub(crate) fn new(tag: usize, site: &'static WaitSite) -> Arc<Waiter> {
         Arc::new(Waiter {
-            unparker: Some(park::unparker()),
+            unparker: park::unparker(),
             token: AtomicUsize::new(WAITING),
             tag,
             site,
         })
-    }
-
-    /// [`Waiter::new`], reusing the allocation of the waiter in `spare` if
-    /// there is one (a channel's receiver parks over and over: this saves
-    /// an allocation and a free per wait).
-    pub(crate) fn new_reusing(
-        spare: &Cell<Option<Arc<Waiter>>>,
-        tag: usize,
-        site: &'static WaitSite,
-    ) -> Arc<Waiter> {
-        if let Some(mut waiter) = spare.take() {
-            // Always unique: `recycle` stores only unshared waiters, and
-            // nothing clones one from the spare slot.
-            if let Some(w) = Arc::get_mut(&mut waiter) {
-                w.unparker = Some(park::unparker());
-                *w.token.get_mut() = WAITING;
-                w.tag = tag;
-                w.site = site;
-                return waiter;
-            }
-        }
-        Waiter::new(tag, site)
-    }
-
-    /// Keeps `waiter` in `spare` for the next [`Waiter::new_reusing`] once
-    /// its wait is over, if nobody else holds it any more; a waker that
-    /// has not yet dropped its handle (on another OS thread) keeps it, and
-    /// then it is simply freed. `Arc::get_mut` reads the count with
-    /// `Acquire`, after the waker's `Release` drop, so the waker is done
-    /// with it. The context reference is dropped at once, so a spare
-    /// keeps no finished green thread's context alive.
-    pub(crate) fn recycle(mut waiter: Arc<Waiter>, spare: &Cell<Option<Arc<Waiter>>>) {
-        if let Some(w) = Arc::get_mut(&mut waiter) {
-            w.unparker = None;
-            spare.set(Some(waiter));
-        }
     }
 
     /// What this waiter waits for.
@@ -164,12 +128,7 @@ impl Waiter {
 
     /// Wakes the waiter's context (after [`Waiter::set_token`]).
     pub(crate) fn unpark(&self) {
-        // Never `None` here: a waiter on a list was made or reused for
-        // the context that waits on it.
-        debug_assert!(self.unparker.is_some(), "a listed waiter has no context");
-        if let Some(unparker) = &self.unparker {
-            unparker.unpark();
-        }
+        self.unparker.unpark();
     }
 
     /// Parks the calling context (which must be the one that created this
@@ -182,7 +141,7 @@ impl Waiter {
     /// the same two possible states, and the caller's drop guard must do the
     /// same removal (see the module docs, Cancellation).
     ///
-    /// This is the only loop around `park` in the crate. A green thread
+    /// The loop around `park` for every waiter of the crate. A green thread
     /// switches to its hub here; an OS thread runs its own hub.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<usize> {
         #[cfg(test)]
@@ -282,12 +241,16 @@ impl WaiterList {
 /// released (dropping a `Woken` unparks them).
 #[derive(Debug, Default)]
 pub(crate) struct Woken {
+    /// A bare context taken from where it waited (a channel's receiver),
+    /// woken with the reference it hands over.
+    context: Option<Unparker>,
     first: Option<Arc<Waiter>>,
     more: Vec<Arc<Waiter>>,
 }
 
 impl Woken {
     /// Nobody yet.
+    #[inline]
     pub(crate) fn new() -> Woken {
         Woken::default()
     }
@@ -303,23 +266,46 @@ impl Woken {
         }
     }
 
+    /// Queues a context that waited without a [`Waiter`] (the caller took
+    /// it from where it waited, under that lock) for unparking.
+    #[inline]
+    pub(crate) fn push_context(&mut self, context: Unparker) {
+        debug_assert!(self.context.is_none(), "two bare contexts woken at once");
+        self.context = Some(context);
+    }
+
     /// Unparks everyone queued (also done on drop).
     #[inline]
     pub(crate) fn unpark_all(&mut self) {
-        // Most sends and receives wake nobody: one test, no `Vec` drain.
+        // Most `Woken`s of a channel wake nobody: two tests, inlined.
+        if self.context.is_some() || self.first.is_some() {
+            self.unpark_queued();
+        }
+    }
+
+    #[inline(never)]
+    fn unpark_queued(&mut self) {
+        if let Some(context) = self.context.take() {
+            #[cfg(test)]
+            schedule::point(schedule::Point::BeforeUnpark);
+            context.unpark_owned();
+        }
         let Some(first) = self.first.take() else {
             return;
         };
         #[cfg(test)]
         schedule::point(schedule::Point::BeforeUnpark);
         first.unpark();
-        for w in self.more.drain(..) {
-            w.unpark();
+        if !self.more.is_empty() {
+            for w in self.more.drain(..) {
+                w.unpark();
+            }
         }
     }
 }
 
 impl Drop for Woken {
+    #[inline]
     fn drop(&mut self) {
         self.unpark_all();
     }

@@ -1,7 +1,9 @@
-//! A channel's receiver keeps the waiter of its last park for the next one
-//! (it saves an allocation per wait); that spare must not keep the context
-//! of the green thread that last parked on it alive. A receiver handed from
-//! green thread to green thread, each of which parks in `recv` and then
+//! A channel's receiver waits with its own context stored in the channel,
+//! and clears it on every way out of `recv` (a message, a timeout). A
+//! context left behind would keep a finished green thread alive, and a
+//! receiver handed on to another green thread would never be woken (the
+//! senders would wake the old one). A receiver handed from green thread to
+//! green thread, each of which parks in `recv`, times out once and then
 //! finishes, leaves `green::rt::counters().contexts` where it started while
 //! the receiver itself lives on.
 //!
@@ -26,7 +28,7 @@ fn quiet() -> green::rt::Counters {
 }
 
 #[test]
-fn a_receivers_spare_waiter_keeps_no_finished_thread_alive() {
+fn a_receiver_handed_on_keeps_no_finished_thread_alive() {
     // Warm up: the hubs exist and have run a green thread.
     green::thread::spawn(|| ()).join().unwrap();
     let before = quiet();
@@ -55,7 +57,7 @@ fn a_receivers_spare_waiter_keeps_no_finished_thread_alive() {
                 parked_tx.send(()).unwrap();
                 // Parks: nothing is sent until this thread is seen waiting.
                 assert_eq!(rx.recv().unwrap(), i);
-                // One timed-out wait too: its waiter is recycled as well.
+                // One timed-out wait too: it clears the context as well.
                 assert_eq!(
                     rx.recv_timeout(Duration::from_millis(1)),
                     Err(mpsc::RecvTimeoutError::Timeout)
@@ -74,6 +76,16 @@ fn a_receivers_spare_waiter_keeps_no_finished_thread_alive() {
             let send = tx.clone();
             // A rendezvous send blocks until received: send from a thread.
             let sender = std::thread::spawn(move || send(i));
+            // A context left behind by an earlier wait would take this
+            // message's wake: fail instead of hanging.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !receiver.is_finished() {
+                assert!(
+                    Instant::now() < deadline,
+                    "bound {bound:?}, round {i}: the receiver was never woken"
+                );
+                std::thread::sleep(Duration::from_micros(200));
+            }
             rx = receiver.join().unwrap();
             sender.join().unwrap();
         }
