@@ -75,6 +75,12 @@ impl EventBuf {
         EventBuf(Vec::with_capacity(capacity))
     }
 
+    /// The key of the `i`-th event of the last wait.
+    #[inline]
+    pub(crate) fn key(&self, i: usize) -> Option<usize> {
+        self.0.get(i).map(|ev| ev.u64 as usize)
+    }
+
     /// The events of the last wait: `(key, what)`.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, Readiness)> + '_ {
         let read = (libc::EPOLLIN | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI) as u32;
