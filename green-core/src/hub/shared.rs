@@ -166,14 +166,16 @@ impl HubShared {
         }
     }
 
-    /// Takes the older half of the queue if its oldest spawn was queued
-    /// before `cutoff` (before `long_cutoff` for a short queue, below
-    /// `backlog`); otherwise says when the oldest was queued.
+    /// Takes the older half of the queue, but no more than `most`, if its
+    /// oldest spawn was queued before `cutoff` (before `long_cutoff` for a
+    /// short queue, below `backlog`); otherwise says when the oldest was
+    /// queued.
     pub(crate) fn steal_half(
         &self,
         cutoff: Instant,
         long_cutoff: Instant,
         backlog: usize,
+        most: usize,
     ) -> Result<Vec<Spawn>, Option<Instant>> {
         if !self.has_spawns() {
             return Err(None);
@@ -188,7 +190,7 @@ impl HubShared {
             None => Err(None),
             Some(oldest) if oldest.queued_at > cutoff => Err(Some(oldest.queued_at)),
             Some(_) => {
-                let n = queue.len().div_ceil(2);
+                let n = queue.len().div_ceil(2).min(most);
                 let taken: Vec<Spawn> = queue.drain(..n).collect();
                 self.queued.store(queue.len(), Ordering::Relaxed);
                 Ok(taken)

@@ -206,7 +206,8 @@ pub(crate) fn wake_a_stealer(busy: &HubShared) {
 
 /// For an idle worker: takes the older half of another worker's queued
 /// spawns if they have waited longer than [`STEAL_AFTER`] in a backlog of
-/// [`WAKE_STEALER_AT`] or more, or [`STEAL_SHORT_AFTER`] in a shorter one. Returns what it
+/// [`WAKE_STEALER_AT`] or more, or [`STEAL_SHORT_AFTER`] in a shorter one,
+/// but never more than evens out the two hubs' threads. Returns what it
 /// took, or when to look again (spawns are queued elsewhere but are still
 /// young).
 pub(crate) fn steal(me: &HubShared) -> Result<Vec<Spawn>, Option<Instant>> {
@@ -234,7 +235,21 @@ pub(crate) fn steal(me: &HubShared) -> Result<Vec<Spawn>, Option<Instant>> {
             again = Some(again.map_or(at, |a| a.min(at)));
             continue;
         }
-        match victim.steal_half(now - STEAL_AFTER, now - STEAL_SHORT_AFTER, WAKE_STEALER_AT) {
+        // Never past an even split of the two hubs' threads: a hub that
+        // takes half a backlog of connections from a busy one keeps them for
+        // life, and with them a longer turn for each of its clients.
+        let load = |h: &HubShared| h.live.load(Ordering::Relaxed) + h.queued();
+        let (mine, theirs) = (load(me), load(victim));
+        if theirs <= mine + 1 {
+            continue;
+        }
+        let most = (theirs - mine) / 2;
+        match victim.steal_half(
+            now - STEAL_AFTER,
+            now - STEAL_SHORT_AFTER,
+            WAKE_STEALER_AT,
+            most,
+        ) {
             Ok(taken) => return Ok(taken),
             Err(Some(oldest)) => {
                 let wait = if victim.queued() >= WAKE_STEALER_AT {
