@@ -207,7 +207,7 @@ fn spill(stuck: &Arc<HubShared>) {
 /// The watchdog's line for one episode.
 fn report(hub: &HubShared, running: u64, held: Duration) {
     let who = crate::dump::find(running);
-    let others = (hub.live.load(Ordering::Relaxed) + hub.queued()).saturating_sub(1);
+    let others = hub.load().saturating_sub(1);
     let mut line = format!("green: green thread {running}");
     if let Some((name, at)) = &who {
         if let Some(name) = name {

@@ -203,6 +203,12 @@ impl HubShared {
         self.wakeup.notify();
     }
 
+    /// The green threads this hub holds: started (parked or not) and
+    /// queued. Placement and stealing even this out.
+    pub(crate) fn load(&self) -> usize {
+        self.live.load(Ordering::Relaxed) + self.queued()
+    }
+
     /// How many spawns are queued here.
     pub(crate) fn queued(&self) -> usize {
         self.queued.load(Ordering::Relaxed)

@@ -152,14 +152,13 @@ pub(crate) fn placement() -> Option<&'static HubShared> {
         .with(Cell::get)
         .filter(|_| with(|h| h.in_green()));
     if let Some(own) = own {
-        let load = |h: &HubShared| h.live.load(Ordering::Relaxed) + h.queued();
         let mut best: Option<(&'static HubShared, usize)> = None;
         for k in 0..n {
             let hub = w.hub((own + k) % n);
             if hub.stuck.load(Ordering::Relaxed) {
                 continue;
             }
-            let l = load(hub);
+            let l = hub.load();
             if best.is_none_or(|(_, b)| l < b) {
                 best = Some((hub, l));
             }
@@ -238,8 +237,7 @@ pub(crate) fn steal(me: &HubShared) -> Result<Vec<Spawn>, Option<Instant>> {
         // Never past an even split of the two hubs' threads: a hub that
         // takes half a backlog of connections from a busy one keeps them for
         // life, and with them a longer turn for each of its clients.
-        let load = |h: &HubShared| h.live.load(Ordering::Relaxed) + h.queued();
-        let (mine, theirs) = (load(me), load(victim));
+        let (mine, theirs) = (me.load(), victim.load());
         if theirs <= mine + 1 {
             continue;
         }
