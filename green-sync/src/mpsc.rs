@@ -376,31 +376,29 @@ impl<T> Chan<T> {
             return Ok(value);
         }
         loop {
-            let mut woken = Woken::new();
             {
+                // (Declared before the guard, so it unparks after unlocking.)
+                let mut woken = Woken::new();
                 let mut inner = self.lock();
-                if let Some(value) = inner.take(&mut woken, cache) {
-                    inner.recv_waiter = None;
-                    return Ok(value);
-                }
-                if self.senders.load(Ordering::Acquire) == 0 {
-                    inner.recv_waiter = None;
-                    return Err(RecvTimeoutError::Disconnected);
-                }
-                if let Some(deadline) = deadline {
-                    if Instant::now() >= deadline {
-                        inner.recv_waiter = None;
-                        return Err(RecvTimeoutError::Timeout);
+                let done = match inner.take(&mut woken, cache) {
+                    Some(value) => Some(Ok(value)),
+                    None if self.senders.load(Ordering::Acquire) == 0 => {
+                        Some(Err(RecvTimeoutError::Disconnected))
                     }
+                    None if deadline.is_some_and(|d| Instant::now() >= d) => {
+                        Some(Err(RecvTimeoutError::Timeout))
+                    }
+                    None => None,
+                };
+                if let Some(done) = done {
+                    inner.recv_waiter = None;
+                    return done;
                 }
                 if inner.recv_waiter.is_none() {
                     // (After a park without a wake, we are still listed.)
                     inner.recv_waiter = Some(park::unparker());
                 }
             }
-            // (`take` wakes senders only when it returns a message: `woken`
-            // is empty here.)
-            drop(woken);
             #[cfg(test)]
             crate::waiter::schedule::point(crate::waiter::schedule::Point::AfterEnqueue);
             let withdraw = Withdraw {
