@@ -8,8 +8,8 @@
 //! and saves after every switch out, so a green thread always suspends
 //! through its own yielder.
 
-use std::cell::Cell;
-use std::mem::ManuallyDrop;
+use std::cell::{Cell, UnsafeCell};
+use std::mem::{align_of, size_of, ManuallyDrop, MaybeUninit};
 use std::ptr::NonNull;
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
@@ -60,6 +60,43 @@ impl Body {
         }
     }
 
+    /// Like [`Body::new`], but keeps `f` in `slot` when it fits there, so
+    /// that it costs no allocation of its own; a closure too big for the
+    /// slot, or aligned more strictly, is boxed as by `Body::new`. Either
+    /// way `f` leaves its storage as it starts.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Body::new`]; moreover no other body ever uses `slot`, and
+    /// its memory stays valid until this body has been run or dropped. A
+    /// closure that itself owns what keeps the slot alive (the join packet
+    /// the slot sits in) satisfies the second part: it is moved out of the
+    /// slot before it runs or drops.
+    pub(crate) unsafe fn new_in<'a, F: FnOnce() + Send + 'a>(slot: &BodySlot, f: F) -> Body {
+        if size_of::<F>() > size_of::<BodySlot>() || align_of::<F>() > align_of::<BodySlot>() {
+            // SAFETY: the caller's guarantee for `Body::new`.
+            return unsafe { Body::new(f) };
+        }
+        unsafe fn call<F: FnOnce()>(data: NonNull<u8>, run: bool) {
+            // SAFETY: `data` holds the `F` that `new_in` wrote and nothing
+            // has read since; `call` runs once, so this read moves it out
+            // exactly once, and the slot is dead from here on.
+            let f = unsafe { data.as_ptr().cast::<F>().read() };
+            if run {
+                f();
+            }
+        }
+        let data = NonNull::new(slot.0.get()).expect("a cell is never at null");
+        // SAFETY: `F` fits the slot in size and alignment (checked above),
+        // and the caller guarantees nobody else uses the slot, so writing
+        // through its cell races with nothing and overwrites nothing live.
+        unsafe { data.cast::<F>().write(f) };
+        Body {
+            data: data.cast(),
+            call: call::<F>,
+        }
+    }
+
     /// Runs the closure (on the green thread's stack).
     pub(crate) fn run(self) {
         let this = ManuallyDrop::new(self);
@@ -72,6 +109,27 @@ impl Drop for Body {
     fn drop(&mut self) {
         // SAFETY: a body that was never run is dropped exactly once.
         unsafe { (self.call)(self.data, false) }
+    }
+}
+
+/// Room for one small green-thread closure inside an allocation made for
+/// something else (the join packet), so that spawning it allocates nothing
+/// more (see [`Body::new_in`]). 48 bytes, 8-aligned: the user's closure
+/// may capture up to 32 (a stream, an `Arc` and a `Vec`, say) beside what
+/// spawning adds, while a parked thread's packet stays within one 112-byte
+/// malloc chunk.
+#[repr(C, align(8))]
+pub(crate) struct BodySlot(UnsafeCell<MaybeUninit<[u8; 48]>>);
+
+// SAFETY: only the one body written into a slot ever reads or writes its
+// contents (`Body::new_in`'s contract), and a body is owned by one thread at
+// a time; everybody else who can reach the slot ignores it.
+unsafe impl Sync for BodySlot {}
+
+impl BodySlot {
+    /// An empty slot.
+    pub(crate) const fn new() -> BodySlot {
+        BodySlot(UnsafeCell::new(MaybeUninit::uninit()))
     }
 }
 

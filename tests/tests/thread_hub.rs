@@ -191,3 +191,45 @@ fn several_plain_threads_each_run_their_own_hub() {
         assert_eq!(h.join().unwrap(), (0..10).map(|j| i * 100 + j).sum::<u32>());
     }
 }
+
+/// Counts its drops.
+struct DropCount(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A plain thread that exits without ever blocking leaves its local green
+/// threads unrun: each joiner gets an error, and each closure's captures,
+/// small or too big to sit beside the join packet, are dropped once.
+#[test]
+fn local_threads_left_unrun_drop_their_captures_and_tell_their_joiners() {
+    let drops = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (small, big) = {
+        let drops = drops.clone();
+        std::thread::spawn(move || {
+            let token = DropCount(drops.clone());
+            let small = green_core::runtime::spawn_local(move || {
+                let _token = &token;
+                1u64
+            });
+            let token = DropCount(drops);
+            let bulk = [7u64; 64];
+            let big = green_core::runtime::spawn_local(move || {
+                let _token = &token;
+                bulk.iter().sum::<u64>()
+            });
+            (small, big)
+        })
+        .join()
+        .unwrap()
+    };
+    for h in [small, big] {
+        let payload = h.join().expect_err("the thread never ran");
+        let msg = green_conformance::payload_str(payload.as_ref()).unwrap_or_default();
+        assert!(msg.contains("never ran"), "unexpected payload: {msg:?}");
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+}

@@ -38,6 +38,71 @@ fn join_moves_captured_values_in_and_results_out(#[case] flavor: Flavor) {
     });
 }
 
+/// Counts its drops; `bulk` sets how much the closure that moves it
+/// captures.
+struct Captured<B> {
+    bulk: B,
+    drops: Arc<AtomicUsize>,
+}
+
+impl<B> Drop for Captured<B> {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[repr(align(64))]
+#[derive(Clone, Copy)]
+struct OverAligned(u64);
+
+/// Moves `bulk` into a thread, which reads it back through `sum`; the
+/// capture must arrive intact and be dropped exactly once, by the time
+/// `join` returns.
+fn moves_and_drops_once<B: Send + 'static>(flavor: Flavor, bulk: B, sum: fn(&B) -> u64) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let expected = sum(&bulk);
+    let captured = Captured {
+        bulk,
+        drops: drops.clone(),
+    };
+    let h = flavor.spawn(move || sum(&captured.bulk));
+    assert_eq!(h.join().unwrap(), expected);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[rstest]
+#[case::std(Flavor::Std)]
+#[case::green_plain(Flavor::GreenPlain)]
+#[case::green_in_green(Flavor::GreenInGreen)]
+fn captures_of_any_size_and_alignment_arrive_and_drop_once(#[case] flavor: Flavor) {
+    flavor.run(move || {
+        moves_and_drops_once(flavor, 7u8, |b| u64::from(*b));
+        moves_and_drops_once(flavor, [3u64; 4], |b| b.iter().sum());
+        moves_and_drops_once(flavor, [5u64; 6], |b| b.iter().sum());
+        moves_and_drops_once(flavor, [1u64; 512], |b| b.iter().sum());
+        moves_and_drops_once(flavor, OverAligned(9), |b| {
+            assert_eq!(std::ptr::addr_of!(*b) as usize % 64, 0, "misaligned");
+            b.0
+        });
+        // A panicking thread drops its captures while unwinding.
+        let drops = Arc::new(AtomicUsize::new(0));
+        let captured = Captured {
+            bulk: [2u64; 5],
+            drops: drops.clone(),
+        };
+        let h = flavor.spawn(move || -> u64 {
+            // The whole value, not a copy of its `Copy` field.
+            let captured = captured;
+            if captured.bulk[0] == 2 {
+                panic!("after reading the capture");
+            }
+            0
+        });
+        assert!(h.join().is_err());
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
 #[rstest]
 #[case::std(Flavor::Std)]
 #[case::green_plain(Flavor::GreenPlain)]
