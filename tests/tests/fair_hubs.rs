@@ -353,3 +353,47 @@ fn new_work_runs_while_the_only_worker_is_stuck() {
             == stuck_hub
     }));
 }
+
+/// Green threads spawned in a burst behind one that then blocks their hub
+/// still run, elsewhere, while it holds the hub. The burst comes from a
+/// green thread on that hub, so all of it is queued before the hub takes
+/// any, and the hub takes it off the shared queue as one batch.
+#[test]
+fn spawns_queued_behind_a_blocking_thread_run_elsewhere() {
+    one_worker();
+    let release = Arc::new(AtomicBool::new(false));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let (hub_tx, hub_rx) = std::sync::mpsc::channel();
+    let r = release.clone();
+    let blocker = green_core::thread::spawn(move || {
+        let blocker = green_core::thread::spawn(move || {
+            hub_tx.send(runtime::hub_id()).unwrap();
+            while !r.load(Ordering::SeqCst) {
+                hold_os_thread(Duration::from_millis(5));
+            }
+        });
+        for i in 0..12 {
+            let done = done_tx.clone();
+            green_core::thread::spawn(move || done.send((i, runtime::hub_id())).unwrap());
+        }
+        blocker
+    })
+    .join()
+    .unwrap();
+    let stuck_hub = hub_rx.recv().unwrap();
+    let mut seen = [false; 12];
+    for _ in 0..12 {
+        let (i, hub) = done_rx
+            .recv_timeout(LIMIT)
+            .expect("a spawn queued behind the blocked hub never ran");
+        assert_ne!(hub, stuck_hub, "spawn {i} waited for the blocked hub");
+        seen[i] = true;
+    }
+    assert!(seen.iter().all(|&s| s));
+    assert!(
+        !blocker.is_finished(),
+        "the blocker must still hold its hub"
+    );
+    release.store(true, Ordering::SeqCst);
+    blocker.join().unwrap();
+}
