@@ -44,6 +44,17 @@ fn hold_os_thread(dur: Duration) {
     let _ = rx.recv_timeout(dur);
 }
 
+/// Sets its flag when dropped: a test that fails while a green thread
+/// holds a hub still lets that thread finish, so the hub is free again for
+/// the other tests of this binary.
+struct ReleaseOnDrop(Arc<AtomicBool>);
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// A socket that always has data waiting, read one byte at a time (what
 /// `serde_json::from_reader` does on an unbuffered stream): the ticker on
 /// the same hub keeps advancing meanwhile.
@@ -312,6 +323,7 @@ fn a_self_waking_future_lets_its_neighbour_run() {
 fn new_work_runs_while_the_only_worker_is_stuck() {
     one_worker();
     let release = Arc::new(AtomicBool::new(false));
+    let _release_on_failure = ReleaseOnDrop(release.clone());
     let r = release.clone();
     let (hub_tx, hub_rx) = std::sync::mpsc::channel();
     let blocker = green_core::thread::spawn(move || {
@@ -362,6 +374,7 @@ fn new_work_runs_while_the_only_worker_is_stuck() {
 fn spawns_queued_behind_a_blocking_thread_run_elsewhere() {
     one_worker();
     let release = Arc::new(AtomicBool::new(false));
+    let _release_on_failure = ReleaseOnDrop(release.clone());
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let (hub_tx, hub_rx) = std::sync::mpsc::channel();
     let r = release.clone();

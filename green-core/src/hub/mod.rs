@@ -681,10 +681,10 @@ impl Hub {
             if self.shared.worker.load(Ordering::Relaxed) {
                 match workers::steal(&self.shared) {
                     Ok(taken) => {
-                        for spawn in taken {
-                            let ctx = self.adopt(spawn);
-                            self.run_queue.borrow_mut().push_back(ctx);
-                        }
+                        // Queued here, not adopted: until each starts, the
+                        // monitor can still move it if one of them blocks
+                        // this hub.
+                        self.shared.take_over(taken);
                         continue;
                     }
                     Err(Some(again)) => {

@@ -253,6 +253,17 @@ impl HubShared {
         spawn
     }
 
+    /// Queues spawns this hub took from another ahead of its own: they were
+    /// queued before anything still waiting here. They stay movable until
+    /// each starts, like any queued spawn.
+    pub(crate) fn take_over(&self, taken: Vec<Spawn>) {
+        let mut next = lock(&self.next);
+        for spawn in taken.into_iter().rev() {
+            next.push_front(spawn);
+        }
+        self.queued_next.store(next.len(), Ordering::Relaxed);
+    }
+
     /// Runs `f` over the contexts of the spawns queued here, oldest first
     /// (for dumps).
     pub(crate) fn queued_ctxs(&self, mut f: impl FnMut(&Arc<Ctx>)) {
