@@ -76,7 +76,11 @@ fn moves_and_drops_once<B: Send + 'static>(flavor: Flavor, bulk: B, sum: fn(&B) 
 #[case::green_in_green(Flavor::GreenInGreen)]
 fn captures_of_any_size_and_alignment_arrive_and_drop_once(#[case] flavor: Flavor) {
     flavor.run(move || {
+        // Around green's limit for a closure kept beside its join packet
+        // (48 bytes, with what spawning adds): these fit, then not.
         moves_and_drops_once(flavor, 7u8, |b| u64::from(*b));
+        moves_and_drops_once(flavor, [4u64; 2], |b| b.iter().sum());
+        moves_and_drops_once(flavor, [6u64; 3], |b| b.iter().sum());
         moves_and_drops_once(flavor, [3u64; 4], |b| b.iter().sum());
         moves_and_drops_once(flavor, [5u64; 6], |b| b.iter().sum());
         moves_and_drops_once(flavor, [1u64; 512], |b| b.iter().sum());
