@@ -55,19 +55,29 @@ impl<B> Drop for Captured<B> {
 #[derive(Clone, Copy)]
 struct OverAligned(u64);
 
-/// Moves `bulk` into a thread, which reads it back through `sum`; the
-/// capture must arrive intact and be dropped exactly once, by the time
-/// `join` returns.
-fn moves_and_drops_once<B: Send + 'static>(flavor: Flavor, bulk: B, sum: fn(&B) -> u64) {
+/// Moves `bulk` into a thread, which reads it through `read`; returns what
+/// `join` gave and how many times the capture had been dropped by then.
+fn join_a_capture<B: Send + 'static>(
+    flavor: Flavor,
+    bulk: B,
+    read: fn(&B) -> u64,
+) -> (std::thread::Result<u64>, usize) {
     let drops = Arc::new(AtomicUsize::new(0));
-    let expected = sum(&bulk);
     let captured = Captured {
         bulk,
         drops: drops.clone(),
     };
-    let h = flavor.spawn(move || sum(&captured.bulk));
-    assert_eq!(h.join().unwrap(), expected);
-    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    let result = flavor.spawn(move || read(&captured.bulk)).join();
+    (result, drops.load(Ordering::SeqCst))
+}
+
+/// The capture arrives intact and is dropped exactly once by the time
+/// `join` returns.
+fn moves_and_drops_once<B: Send + 'static>(flavor: Flavor, bulk: B, sum: fn(&B) -> u64) {
+    let expected = sum(&bulk);
+    let (result, drops) = join_a_capture(flavor, bulk, sum);
+    assert_eq!(result.unwrap(), expected);
+    assert_eq!(drops, 1);
 }
 
 #[rstest]
@@ -89,21 +99,14 @@ fn captures_of_any_size_and_alignment_arrive_and_drop_once(#[case] flavor: Flavo
             b.0
         });
         // A panicking thread drops its captures while unwinding.
-        let drops = Arc::new(AtomicUsize::new(0));
-        let captured = Captured {
-            bulk: [2u64; 5],
-            drops: drops.clone(),
-        };
-        let h = flavor.spawn(move || -> u64 {
-            // The whole value, not a copy of its `Copy` field.
-            let captured = captured;
-            if captured.bulk[0] == 2 {
+        let (result, drops) = join_a_capture(flavor, [2u64; 5], |b| {
+            if b[0] == 2 {
                 panic!("after reading the capture");
             }
             0
         });
-        assert!(h.join().is_err());
-        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert!(result.is_err());
+        assert_eq!(drops, 1);
     });
 }
 

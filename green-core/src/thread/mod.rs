@@ -429,7 +429,9 @@ impl Builder {
 }
 
 /// Where a green thread leaves its result for the joiner. Small on purpose:
-/// a parked green thread keeps one alive.
+/// a parked green thread keeps one alive (with its closure's slot, 48
+/// bytes that are dead once the thread has started: the price of one
+/// allocation per spawn instead of two).
 struct Packet<'scope, T> {
     scope: Option<Arc<scoped::ScopeData>>,
     outcome: Mutex<Outcome<T>>,
